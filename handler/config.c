@@ -1,0 +1,388 @@
+/*
+ * config.c: the HOOKLINE_* settings of one request (DESIGN.md section 2).
+ *
+ * Each variable is looked up among the request's parameters first (Apache
+ * SetEnv, .htaccess), then in the process environment.  The two secret
+ * variables go together: if the request names either, the process
+ * environment's secret is not consulted, so a location's own secret never
+ * mixes with a process-wide secret file.
+ *
+ * Parsing, reading the secret file and keying the HMACs happen only when
+ * the looked-up strings (or the secret file) changed since the previous
+ * request; otherwise the cached result is handed back.  Nothing of one
+ * request's parameters survives into the next except through this
+ * comparison.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "hookline.h"
+
+enum var {
+	V_SECRET,
+	V_SECRET_FILE,
+	V_LOG,
+	V_PLUGIN,
+	V_PLUGIN_ARG,
+	V_MAX_BODY,
+	V_SYNC,
+	V_ALLOW_UNSIGNED,
+	V__MAX
+};
+
+static const char *const var_names[V__MAX] = {
+	[V_SECRET] = "HOOKLINE_SECRET",
+	[V_SECRET_FILE] = "HOOKLINE_SECRET_FILE",
+	[V_LOG] = "HOOKLINE_LOG",
+	[V_PLUGIN] = "HOOKLINE_PLUGIN",
+	[V_PLUGIN_ARG] = "HOOKLINE_PLUGIN_ARG",
+	[V_MAX_BODY] = "HOOKLINE_MAX_BODY",
+	[V_SYNC] = "HOOKLINE_SYNC",
+	[V_ALLOW_UNSIGNED] = "HOOKLINE_ALLOW_UNSIGNED",
+};
+
+#define SECRET_FILE_MAX 4096
+#define MAX_BODY_DEFAULT (1024 * 1024)
+#define MAX_BODY_LIMIT (1024UL * 1024 * 1024)
+
+/* One parsed configuration and the strings it was parsed from. */
+struct entry {
+	char *raw[V__MAX];         /* owned; NULL when unset */
+	struct stat secret_st;     /* of the secret file when it was read */
+	unsigned char *secret;     /* owned, wiped on free */
+	struct hl_config cfg;      /* points into this entry */
+};
+
+struct hl_config_cache {
+	struct entry *cur;         /* NULL until one configuration parsed */
+};
+
+static void
+entry_free(struct entry *e)
+{
+	if (e == NULL)
+		return;
+	for (int i = 0; i < V__MAX; i++)
+		free(e->raw[i]);
+	if (e->secret != NULL) {
+		OPENSSL_cleanse(e->secret, e->cfg.secret_len);
+		free(e->secret);
+	}
+	EVP_MAC_CTX_free(e->cfg.hmac_sha1);
+	EVP_MAC_CTX_free(e->cfg.hmac_sha256);
+	free(e);
+}
+
+/* An empty cache. Returns NULL when out of memory. */
+struct hl_config_cache *
+config_cache_new(void)
+{
+	return calloc(1, sizeof(struct hl_config_cache));
+}
+
+/* Frees the cache and wipes the secret it holds; NULL does nothing. */
+void
+config_cache_free(struct hl_config_cache *c)
+{
+	if (c == NULL)
+		return;
+	entry_free(c->cur);
+	free(c);
+}
+
+/*
+ * Parses a byte count: decimal digits with an optional k (KiB) or M (MiB)
+ * suffix, from 1 byte to 1 GiB.  Returns 0 and sets *out, or -1.
+ */
+int
+config_parse_size(const char *s, size_t *out)
+{
+	unsigned long long n, mul = 1;
+	char *end;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -1;
+	errno = 0;
+	n = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	if (*end == 'k' || *end == 'K')
+		mul = 1024, end++;
+	else if (*end == 'M')
+		mul = 1024 * 1024, end++;
+	if (*end != '\0' || n == 0 || n > MAX_BODY_LIMIT / mul)
+		return -1;
+	*out = (size_t)(n * mul);
+	return 0;
+}
+
+static const char *
+lookup(const struct hl_io *io, enum var v)
+{
+	const char *s = io_param(io, var_names[v]);
+
+	if (s == NULL || *s == '\0')
+		s = getenv(var_names[v]);
+	return s == NULL || *s == '\0' ? NULL : s;
+}
+
+/* Fills raw[] with borrowed pointers to this request's strings. */
+static void
+resolve(const struct hl_io *io, const char *raw[V__MAX])
+{
+	const char *ps, *pf;
+
+	for (int i = 0; i < V__MAX; i++)
+		raw[i] = lookup(io, i);
+	/* The secret pair comes from one layer, never from both. */
+	ps = io_param(io, var_names[V_SECRET]);
+	pf = io_param(io, var_names[V_SECRET_FILE]);
+	if ((ps != NULL && *ps != '\0') || (pf != NULL && *pf != '\0')) {
+		raw[V_SECRET] = ps != NULL && *ps != '\0' ? ps : NULL;
+		raw[V_SECRET_FILE] = pf != NULL && *pf != '\0' ? pf : NULL;
+	}
+}
+
+static int
+same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
+	    a->st_size == b->st_size && a->st_mode == b->st_mode &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	    a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+static int
+same_raw(const struct entry *e, const char *raw[V__MAX])
+{
+	for (int i = 0; i < V__MAX; i++) {
+		if ((e->raw[i] == NULL) != (raw[i] == NULL))
+			return 0;
+		if (raw[i] != NULL && strcmp(e->raw[i], raw[i]) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Reads the secret file into e->secret.  Refuses a file that others may
+ * read: the secret would be one "cat" away for every local user.  Group
+ * read is fine, that is how the web server's group is let in.
+ */
+static enum hl_err
+read_secret_file(struct entry *e, const char *path, char *why, size_t wl)
+{
+	enum hl_err rc = HL_ECONFIG;
+	ssize_t n;
+	size_t len = 0;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+		snprintf(why, wl, "HOOKLINE_SECRET_FILE: cannot open %s: %s",
+		    path, strerror(errno));
+		return HL_ECONFIG;
+	}
+	if (fstat(fd, &e->secret_st) == -1 || !S_ISREG(e->secret_st.st_mode)) {
+		snprintf(why, wl, "HOOKLINE_SECRET_FILE: %s is not a regular "
+		    "file", path);
+		goto fail;
+	}
+	if (e->secret_st.st_mode & (S_IROTH | S_IWOTH)) {
+		snprintf(why, wl, "HOOKLINE_SECRET_FILE: %s is accessible by "
+		    "others (mode %04o); run chmod o-rw on it", path,
+		    (unsigned)(e->secret_st.st_mode & 07777));
+		goto fail;
+	}
+	if (e->secret_st.st_size > SECRET_FILE_MAX) {
+		snprintf(why, wl, "HOOKLINE_SECRET_FILE: %s is larger than %d "
+		    "bytes", path, SECRET_FILE_MAX);
+		goto fail;
+	}
+	if ((e->secret = malloc(SECRET_FILE_MAX + 1)) == NULL) {
+		rc = HL_EINTERNAL;
+		snprintf(why, wl, "out of memory");
+		goto fail;
+	}
+	while ((n = read(fd, e->secret + len, SECRET_FILE_MAX + 1 - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(why, wl, "HOOKLINE_SECRET_FILE: cannot read "
+			    "%s: %s", path, strerror(errno));
+			goto fail;
+		}
+		len += (size_t)n;
+		if (len > SECRET_FILE_MAX) {
+			snprintf(why, wl, "HOOKLINE_SECRET_FILE: %s is larger "
+			    "than %d bytes", path, SECRET_FILE_MAX);
+			goto fail;
+		}
+	}
+	/* One trailing newline is what every editor adds: not the secret. */
+	if (len > 0 && e->secret[len - 1] == '\n')
+		len--;
+	if (len > 0 && e->secret[len - 1] == '\r')
+		len--;
+	if (len == 0) {
+		snprintf(why, wl, "HOOKLINE_SECRET_FILE: %s is empty", path);
+		goto fail;
+	}
+	e->cfg.secret_len = len;
+	rc = HL_OK;
+fail:
+	if (rc != HL_OK && e->secret != NULL) {
+		OPENSSL_cleanse(e->secret, SECRET_FILE_MAX + 1);
+		free(e->secret);
+		e->secret = NULL;
+	}
+	close(fd);
+	return rc;
+}
+
+/* Parses raw[] into a new entry. */
+static enum hl_err
+entry_build(struct entry **out, const char *raw[V__MAX], char *why, size_t wl)
+{
+	struct entry *e;
+	struct hl_config *c;
+	enum hl_err rc = HL_ECONFIG;
+	int unsigned_ok = 0;
+
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		goto nomem;
+	c = &e->cfg;
+	for (int i = 0; i < V__MAX; i++)
+		if (raw[i] != NULL && (e->raw[i] = strdup(raw[i])) == NULL)
+			goto nomem;
+
+	if (raw[V_ALLOW_UNSIGNED] != NULL) {
+		if (strcmp(raw[V_ALLOW_UNSIGNED], "1") == 0)
+			unsigned_ok = 1;
+		else if (strcmp(raw[V_ALLOW_UNSIGNED], "0") != 0) {
+			snprintf(why, wl, "HOOKLINE_ALLOW_UNSIGNED must be 0 "
+			    "or 1, not \"%.40s\"", raw[V_ALLOW_UNSIGNED]);
+			goto fail;
+		}
+	}
+	if (raw[V_SECRET] != NULL && raw[V_SECRET_FILE] != NULL) {
+		snprintf(why, wl, "HOOKLINE_SECRET and HOOKLINE_SECRET_FILE "
+		    "are both set; set only one");
+		goto fail;
+	}
+	if (raw[V_SECRET] != NULL) {
+		c->secret_len = strlen(raw[V_SECRET]);
+		if ((e->secret = malloc(c->secret_len)) == NULL)
+			goto nomem;
+		memcpy(e->secret, raw[V_SECRET], c->secret_len);
+	} else if (raw[V_SECRET_FILE] != NULL) {
+		if ((rc = read_secret_file(e, raw[V_SECRET_FILE], why, wl)) !=
+		    HL_OK)
+			goto fail;
+		rc = HL_ECONFIG;
+	} else if (!unsigned_ok) {
+		snprintf(why, wl, "no secret: set HOOKLINE_SECRET or "
+		    "HOOKLINE_SECRET_FILE (or HOOKLINE_ALLOW_UNSIGNED=1 to "
+		    "accept unsigned events)");
+		goto fail;
+	}
+	if (e->secret != NULL) {
+		c->secret = e->secret;
+		if (sig_hmac_key(&c->hmac_sha1, HL_ALG_SHA1, e->secret,
+		    c->secret_len) == -1 ||
+		    sig_hmac_key(&c->hmac_sha256, HL_ALG_SHA256, e->secret,
+		    c->secret_len) == -1) {
+			snprintf(why, wl, "cannot set up HMAC (OpenSSL)");
+			goto fail;
+		}
+	}
+
+	c->max_body = MAX_BODY_DEFAULT;
+	if (raw[V_MAX_BODY] != NULL &&
+	    config_parse_size(raw[V_MAX_BODY], &c->max_body) == -1) {
+		snprintf(why, wl, "HOOKLINE_MAX_BODY must be a byte count "
+		    "from 1 to 1024M (suffix k or M allowed), not \"%.40s\"",
+		    raw[V_MAX_BODY]);
+		goto fail;
+	}
+
+	c->sync = HL_SYNC_ALWAYS;
+	if (raw[V_SYNC] != NULL) {
+		if (strcmp(raw[V_SYNC], "none") == 0)
+			c->sync = HL_SYNC_NONE;
+		else if (strcmp(raw[V_SYNC], "always") != 0) {
+			snprintf(why, wl, "HOOKLINE_SYNC must be always or "
+			    "none, not \"%.40s\"", raw[V_SYNC]);
+			goto fail;
+		}
+	}
+
+	c->log = e->raw[V_LOG];
+	if (c->log != NULL && c->log[0] != '/') {
+		snprintf(why, wl, "HOOKLINE_LOG must be an absolute path, not "
+		    "\"%.200s\"", c->log);
+		goto fail;
+	}
+	c->plugin = e->raw[V_PLUGIN];
+	c->plugin_arg = e->raw[V_PLUGIN_ARG] != NULL ? e->raw[V_PLUGIN_ARG] : "";
+	if (c->plugin != NULL) {
+		snprintf(why, wl, "HOOKLINE_PLUGIN: this build of hookline "
+		    "does not load plugins yet");
+		goto fail;
+	}
+	if (c->log == NULL) {
+		snprintf(why, wl, "nowhere to store events: set HOOKLINE_LOG");
+		goto fail;
+	}
+	*out = e;
+	return HL_OK;
+nomem:
+	rc = HL_EINTERNAL;
+	snprintf(why, wl, "out of memory reading the configuration");
+fail:
+	entry_free(e);
+	return rc;
+}
+
+/*
+ * Looks up and parses the configuration of the request behind io.  On
+ * HL_OK *cfg points into the cache and stays valid until the next call.
+ * Otherwise why (wl bytes) says which variable is wrong; it never holds
+ * the secret.
+ */
+enum hl_err
+config_get(struct hl_config_cache *cache, const struct hl_io *io,
+    const struct hl_config **cfg, char *why, size_t wl)
+{
+	const char *raw[V__MAX];
+	struct entry *e;
+	struct stat st;
+	enum hl_err rc;
+
+	resolve(io, raw);
+	if (cache->cur != NULL && same_raw(cache->cur, raw)) {
+		if (raw[V_SECRET_FILE] == NULL) {
+			*cfg = &cache->cur->cfg;
+			return HL_OK;
+		}
+		/* A changed secret file is read again: secrets get rotated. */
+		if (stat(raw[V_SECRET_FILE], &st) == 0 &&
+		    same_file(&st, &cache->cur->secret_st)) {
+			*cfg = &cache->cur->cfg;
+			return HL_OK;
+		}
+	}
+	if ((rc = entry_build(&e, raw, why, wl)) != HL_OK)
+		return rc;
+	entry_free(cache->cur);
+	cache->cur = e;
+	*cfg = &e->cfg;
+	return HL_OK;
+}

@@ -1,0 +1,105 @@
+/*
+ * record.c: formats one line of the event log (DESIGN.md section 5):
+ *
+ *   {"received":"...Z","id":"...","remote":"...","signature":"...",
+ *    "event":<the body verbatim>}\n
+ *
+ * The body is copied byte for byte, never re-serialised, so numbers, key
+ * order and escapes stay as the sender wrote them.  Only CR and LF become
+ * spaces: in a valid JSON text (event.c checked) they can only be
+ * insignificant whitespace, and the line must stay one line.  A leading
+ * UTF-8 byte order mark, which RFC 8259 lets a parser ignore, is dropped
+ * for the same reason: a BOM in mid-line breaks JSON Lines readers.  No
+ * I/O happens here.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "hookline.h"
+
+#define BOM "\xef\xbb\xbf"
+
+/* The fixed part of a line: keys, punctuation, timestamp, id, newline. */
+#define RECORD_FIXED 192
+
+/* Upper bound of the line length for r, to size the buffer. */
+size_t
+record_max(const struct hl_record *r)
+{
+	size_t n = RECORD_FIXED + r->len;
+
+	/* Escaping turns a byte into at most six ("\u00XX"). */
+	if (r->remote != NULL)
+		n += 6 * strlen(r->remote);
+	if (r->signature != NULL)
+		n += 6 * strlen(r->signature);
+	return n;
+}
+
+/*
+ * Appends s to p as a JSON string (or null) and returns the new end.
+ * Header values may hold anything a client sent: control characters are
+ * escaped and bytes above 0x7e become '?', so the line stays valid JSON
+ * and valid UTF-8 whatever came in.
+ */
+static char *
+put_string(char *p, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	if (s == NULL) {
+		memcpy(p, "null", 4);
+		return p + 4;
+	}
+	*p++ = '"';
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\') {
+			*p++ = '\\';
+			*p++ = (char)c;
+		} else if (c < 0x20 || c == 0x7f) {
+			memcpy(p, "\\u00", 4);
+			p[4] = hex[c >> 4];
+			p[5] = hex[c & 15];
+			p += 6;
+		} else
+			*p++ = c > 0x7f ? '?' : (char)c;
+	}
+	*p++ = '"';
+	return p;
+}
+
+/*
+ * Writes the line for r, newline included, into buf, which has room for
+ * record_max(r) bytes.  Returns its length.
+ */
+size_t
+record_format(char *buf, const struct hl_record *r)
+{
+	struct tm tm;
+	const char *body = r->body;
+	size_t len = r->len;
+	char *p = buf;
+	int n;
+
+	gmtime_r(&r->when.tv_sec, &tm);
+	n = snprintf(p, 64, "{\"received\":\"%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ\"",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (long)(r->when.tv_nsec / 1000));
+	p += n;
+	p += sprintf(p, ",\"id\":\"%.64s\",\"remote\":", r->id);
+	p = put_string(p, r->remote);
+	memcpy(p, ",\"signature\":", 13);
+	p = put_string(p + 13, r->signature);
+	memcpy(p, ",\"event\":", 9);
+	p += 9;
+	if (len >= 3 && memcmp(body, BOM, 3) == 0)
+		body += 3, len -= 3;
+	for (size_t i = 0; i < len; i++)
+		p[i] = body[i] == '\r' || body[i] == '\n' ? ' ' : body[i];
+	p += len;
+	*p++ = '}';
+	*p++ = '\n';
+	return (size_t)(p - buf);
+}

@@ -1,0 +1,280 @@
+/*
+ * sink_log.c: appends records to the event log (DESIGN.md section 5).
+ *
+ * Many processes (a FastCGI pool, CGI children, two web servers) append to
+ * one file.  Each record goes out in one write(2) under an exclusive
+ * flock(2), so records never interleave.  Under the same lock:
+ *
+ *  - the path is compared with the open file: when logrotate moved it away
+ *    (or someone deleted it) the new file at the path is opened, so nothing
+ *    is written into a file that is about to be compressed;
+ *  - a last byte other than '\n' means a writer died in the middle of a
+ *    record (kill -9 can cut a large write short).  That record was never
+ *    acknowledged, so the fragment is cut off rather than left to corrupt
+ *    the line that follows;
+ *  - a short write (disk full) is undone with ftruncate, so a failed
+ *    append leaves no torn line either.
+ *
+ * The fdatasync(2) that makes a record durable runs after the lock is
+ * released, so other writers are not held up by the disk.  New files are
+ * created 0640 and their directory is synced so the new name is durable.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "hookline.h"
+
+struct sink_log {
+	int fd;            /* -1 when no file is open */
+	char *path;        /* owned: the path fd was opened from */
+	char note[HL_WHY_MAX];
+};
+
+/* A closed log. Returns NULL when out of memory. */
+struct sink_log *
+sink_log_new(void)
+{
+	struct sink_log *s = calloc(1, sizeof(*s));
+
+	if (s != NULL)
+		s->fd = -1;
+	return s;
+}
+
+static void
+log_close(struct sink_log *s)
+{
+	if (s->fd != -1)
+		close(s->fd);
+	s->fd = -1;
+	free(s->path);
+	s->path = NULL;
+}
+
+/* Closes the file; NULL does nothing. */
+void
+sink_log_free(struct sink_log *s)
+{
+	if (s == NULL)
+		return;
+	log_close(s);
+	free(s);
+}
+
+/*
+ * A message about something repaired during the last append (a torn
+ * record cut off), or "" when there was none.
+ */
+const char *
+sink_log_note(const struct sink_log *s)
+{
+	return s->note;
+}
+
+/* Makes the name of a newly created file durable. */
+static int
+sync_dir(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	size_t n = slash == path ? 1 : (size_t)(slash - path);
+	int fd, rc;
+
+	if (n >= sizeof(dir))
+		return -1;
+	memcpy(dir, path, n);
+	dir[n] = '\0';
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+static enum hl_err
+log_open(struct sink_log *s, const char *path, char *why, size_t wl)
+{
+	/* Read access too: the torn-record check reads the last byte. */
+	const int flags = O_RDWR | O_APPEND | O_CLOEXEC | O_NOCTTY;
+	struct stat st;
+	int fd, created = 0;
+
+	log_close(s);
+	while ((fd = open(path, flags)) == -1 && errno == ENOENT) {
+		fd = open(path, flags | O_CREAT | O_EXCL, 0640);
+		if (fd != -1) {
+			created = 1;
+			break;
+		}
+		if (errno != EEXIST)
+			break;
+	}
+	if (fd == -1) {
+		snprintf(why, wl, "cannot open log %s: %s", path,
+		    strerror(errno));
+		return errno == EISDIR ? HL_ECONFIG : HL_ESTORE;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		snprintf(why, wl, "HOOKLINE_LOG: %s is not a regular file",
+		    path);
+		close(fd);
+		return HL_ECONFIG;
+	}
+	/* 0640 whatever the umask: the web server's group reads the log. */
+	if (created && (fchmod(fd, 0640) == -1 || sync_dir(path) == -1)) {
+		snprintf(why, wl, "cannot set up new log %s: %s", path,
+		    strerror(errno));
+		close(fd);
+		return HL_ESTORE;
+	}
+	if ((s->path = strdup(path)) == NULL) {
+		snprintf(why, wl, "out of memory");
+		close(fd);
+		return HL_EINTERNAL;
+	}
+	s->fd = fd;
+	return HL_OK;
+}
+
+/*
+ * Cuts a torn record (one not ending in '\n') off the end of the file,
+ * which is size bytes long.  The caller holds the lock.
+ */
+static int
+cut_torn_tail(struct sink_log *s, off_t size)
+{
+	char buf[4096];
+	off_t end = size, start;
+	ssize_t n;
+
+	while (end > 0) {
+		start = end > (off_t)sizeof(buf) ? end - (off_t)sizeof(buf) : 0;
+		if ((n = pread(s->fd, buf, (size_t)(end - start), start)) <= 0)
+			return -1;
+		for (ssize_t i = n - 1; i >= 0; i--)
+			if (buf[i] == '\n') {
+				end = start + i + 1;
+				goto found;
+			}
+		end = start;
+	}
+found:
+	snprintf(s->note, sizeof(s->note), "cut %lld bytes of a torn record "
+	    "(a writer died mid-write) off the end of %s",
+	    (long long)(size - end), s->path);
+	return ftruncate(s->fd, end);
+}
+
+/*
+ * Appends under the lock.  Returns HL_OK, HL_ESTORE with why set, or -1
+ * (as an hl_err of HL_ERR__MAX) when the file at the path changed and the
+ * caller must reopen and try again.
+ */
+static enum hl_err
+append_locked(struct sink_log *s, const char *rec, size_t len, char *why,
+    size_t wl)
+{
+	struct stat fst, pst;
+	ssize_t n;
+	char last;
+
+	if (fstat(s->fd, &fst) == -1) {
+		snprintf(why, wl, "cannot stat log %s: %s", s->path,
+		    strerror(errno));
+		return HL_ESTORE;
+	}
+	if (stat(s->path, &pst) == -1 || pst.st_dev != fst.st_dev ||
+	    pst.st_ino != fst.st_ino)
+		return HL_ERR__MAX;
+	if (fst.st_size > 0) {
+		if (pread(s->fd, &last, 1, fst.st_size - 1) != 1 ||
+		    (last != '\n' && cut_torn_tail(s, fst.st_size) == -1)) {
+			snprintf(why, wl, "cannot check the end of log %s: %s",
+			    s->path, strerror(errno));
+			return HL_ESTORE;
+		}
+		if (last != '\n' && fstat(s->fd, &fst) == -1)
+			return HL_ESTORE;
+	}
+	do
+		n = write(s->fd, rec, len);
+	while (n == -1 && errno == EINTR);
+	if (n == (ssize_t)len)
+		return HL_OK;
+	if (n >= 0)
+		errno = ENOSPC;
+	snprintf(why, wl, "cannot write to log %s: %s", s->path,
+	    strerror(errno));
+	/* Leave no partial record behind; if this fails, the next append cuts it. */
+	(void)!ftruncate(s->fd, fst.st_size);
+	return HL_ESTORE;
+}
+
+/*
+ * Appends rec (len bytes, one whole line) to the log named by pattern,
+ * expanded with strftime(3) in UTC at *now.  With HL_SYNC_ALWAYS the
+ * record is on disk when HL_OK is returned.  Otherwise returns HL_ESTORE
+ * (or HL_ECONFIG) with why set, and the log holds no part of rec.
+ */
+enum hl_err
+sink_log_append(struct sink_log *s, const char *pattern, enum hl_sync sync,
+    const struct timespec *now, const char *rec, size_t len, char *why,
+    size_t wl)
+{
+	char expanded[PATH_MAX];
+	const char *path = pattern;
+	enum hl_err rc = HL_ESTORE;
+	struct tm tm;
+	size_t n;
+
+	s->note[0] = '\0';
+	if (strchr(pattern, '%') != NULL) {
+		gmtime_r(&now->tv_sec, &tm);
+		/* The pattern is the administrator's, as strftime(3) intends. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+		n = strftime(expanded, sizeof(expanded), pattern, &tm);
+#pragma GCC diagnostic pop
+		if (n == 0) {
+			snprintf(why, wl, "HOOKLINE_LOG: pattern %.200s expands "
+			    "to nothing or too long a path", pattern);
+			return HL_ECONFIG;
+		}
+		path = expanded;
+	}
+	/* A few tries: each retry means the file was just rotated away. */
+	for (int tries = 0; tries < 4; tries++) {
+		if ((s->fd == -1 || strcmp(s->path, path) != 0) &&
+		    (rc = log_open(s, path, why, wl)) != HL_OK)
+			return rc;
+		while (flock(s->fd, LOCK_EX) == -1)
+			if (errno != EINTR) {
+				snprintf(why, wl, "cannot lock log %s: %s",
+				    path, strerror(errno));
+				return HL_ESTORE;
+			}
+		rc = append_locked(s, rec, len, why, wl);
+		flock(s->fd, LOCK_UN);
+		if (rc != HL_ERR__MAX)
+			break;
+		log_close(s);
+	}
+	if (rc == HL_ERR__MAX) {
+		snprintf(why, wl, "log %s keeps changing under us", path);
+		return HL_ESTORE;
+	}
+	if (rc == HL_OK && sync == HL_SYNC_ALWAYS && fdatasync(s->fd) == -1) {
+		snprintf(why, wl, "cannot sync log %s: %s", path,
+		    strerror(errno));
+		/* The record may or may not be on disk: a retry is safe. */
+		log_close(s);
+		return HL_ESTORE;
+	}
+	return rc;
+}

@@ -1,0 +1,154 @@
+/*
+ * test-config: HOOKLINE_* settings from request parameters and the process
+ * environment, the cache, and every refusal of a bad value.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hookline.h"
+#include "tap.h"
+
+static struct hl_config_cache *cache;
+static char why[HL_WHY_MAX];
+
+/* config_get for a request whose parameters are the NULL-ended list. */
+static enum hl_err
+get(const struct hl_config **cfg, char **params)
+{
+	struct hl_io io = {NULL, params};
+	const struct hl_config *dummy;
+
+	why[0] = '\0';
+	return config_get(cache, &io, cfg ? cfg : &dummy, why, sizeof(why));
+}
+
+#define REQ(...) ((char *[]){__VA_ARGS__, NULL})
+
+static void
+sizes(void)
+{
+	size_t n = 0;
+
+	ok(config_parse_size("1", &n) == 0 && n == 1, "size 1");
+	ok(config_parse_size("1M", &n) == 0 && n == 1048576, "size 1M");
+	ok(config_parse_size("64k", &n) == 0 && n == 65536, "size 64k");
+	ok(config_parse_size("64K", &n) == 0 && n == 65536, "size 64K");
+	ok(config_parse_size("1024M", &n) == 0, "size 1024M is the limit");
+	ok(config_parse_size("1025M", &n) == -1, "size 1025M refused");
+	ok(config_parse_size("0", &n) == -1, "size 0 refused");
+	ok(config_parse_size("-1", &n) == -1, "negative size refused");
+	ok(config_parse_size(" 1", &n) == -1, "leading space refused");
+	ok(config_parse_size("1MB", &n) == -1, "suffix MB refused");
+	ok(config_parse_size("1m", &n) == -1, "suffix m (milli) refused");
+	ok(config_parse_size("", &n) == -1, "empty size refused");
+	ok(config_parse_size("99999999999999999999999", &n) == -1,
+	    "overflow refused");
+}
+
+static void
+secret_file(void)
+{
+	char path[] = "/tmp/hookline-secret-XXXXXX", var[64];
+	const struct hl_config *cfg;
+	int fd = mkstemp(path);
+
+	ok(fd != -1 && write(fd, "s3cret\n", 7) == 7, "secret file written");
+	snprintf(var, sizeof(var), "HOOKLINE_SECRET_FILE=%s", path);
+	fchmod(fd, 0640);
+	ok(get(&cfg, REQ(var, "HOOKLINE_LOG=/tmp/x")) == HL_OK &&
+	    cfg->secret_len == 6 && memcmp(cfg->secret, "s3cret", 6) == 0,
+	    "0640 secret file read, trailing newline dropped");
+	fchmod(fd, 0644);
+	ok(get(NULL, REQ(var, "HOOKLINE_LOG=/tmp/x")) == HL_ECONFIG &&
+	    strstr(why, "others") != NULL && strstr(why, "s3cret") == NULL,
+	    "world-readable secret file refused, secret not in the reason");
+	fchmod(fd, 0600);
+	ok(write(fd, "x", 1) == 1 && get(&cfg, REQ(var,
+	    "HOOKLINE_LOG=/tmp/x")) == HL_OK && cfg->secret_len == 8,
+	    "changed secret file read again");
+	ok(ftruncate(fd, 0) == 0, "secret file emptied");
+	ok(get(NULL, REQ(var, "HOOKLINE_LOG=/tmp/x")) == HL_ECONFIG &&
+	    strstr(why, "empty") != NULL, "empty secret file refused");
+	close(fd);
+	unlink(path);
+	ok(get(NULL, REQ(var, "HOOKLINE_LOG=/tmp/x")) == HL_ECONFIG &&
+	    strstr(why, "HOOKLINE_SECRET_FILE") != NULL,
+	    "missing secret file refused");
+}
+
+int
+main(void)
+{
+	const struct hl_config *a, *b;
+
+	unsetenv("HOOKLINE_SECRET");
+	cache = config_cache_new();
+	sizes();
+
+	ok(get(NULL, REQ("HOOKLINE_LOG=/tmp/x")) == HL_ECONFIG &&
+	    strstr(why, "no secret") != NULL, "no secret refused");
+	ok(get(&a, REQ("HOOKLINE_LOG=/tmp/x", "HOOKLINE_ALLOW_UNSIGNED=1")) ==
+	    HL_OK && a->secret == NULL && a->hmac_sha1 == NULL,
+	    "no secret with HOOKLINE_ALLOW_UNSIGNED=1");
+	ok(get(NULL, REQ("HOOKLINE_LOG=/tmp/x", "HOOKLINE_ALLOW_UNSIGNED=yes"))
+	    == HL_ECONFIG && strstr(why, "HOOKLINE_ALLOW_UNSIGNED") != NULL,
+	    "HOOKLINE_ALLOW_UNSIGNED=yes refused");
+	ok(get(NULL, REQ("HOOKLINE_SECRET=s")) == HL_ECONFIG &&
+	    strstr(why, "HOOKLINE_LOG") != NULL, "no sink refused");
+	ok(get(NULL, REQ("HOOKLINE_SECRET=s", "HOOKLINE_LOG=x.jsonl")) ==
+	    HL_ECONFIG && strstr(why, "absolute") != NULL,
+	    "relative log path refused");
+	ok(get(NULL, REQ("HOOKLINE_SECRET=s", "HOOKLINE_LOG=/x",
+	    "HOOKLINE_SYNC=sometimes")) == HL_ECONFIG &&
+	    strstr(why, "HOOKLINE_SYNC") != NULL, "bad HOOKLINE_SYNC refused");
+	ok(get(NULL, REQ("HOOKLINE_SECRET=s", "HOOKLINE_LOG=/x",
+	    "HOOKLINE_MAX_BODY=lots")) == HL_ECONFIG &&
+	    strstr(why, "HOOKLINE_MAX_BODY") != NULL, "bad max body refused");
+	ok(get(NULL, REQ("HOOKLINE_SECRET=s", "HOOKLINE_SECRET_FILE=/f",
+	    "HOOKLINE_LOG=/x")) == HL_ECONFIG && strstr(why, "both") != NULL,
+	    "secret and secret file together refused");
+
+	ok(get(&a, REQ("HOOKLINE_SECRET=s", "HOOKLINE_LOG=/x")) == HL_OK &&
+	    a->max_body == 1048576 && a->sync == HL_SYNC_ALWAYS &&
+	    a->plugin == NULL && strcmp(a->plugin_arg, "") == 0,
+	    "defaults: 1M, sync always");
+	ok(get(&b, REQ("HOOKLINE_SECRET=s", "HOOKLINE_LOG=/x")) == HL_OK &&
+	    a == b, "unchanged settings come from the cache");
+	ok(get(&b, REQ("HOOKLINE_SECRET=t", "HOOKLINE_LOG=/x")) == HL_OK &&
+	    b->secret_len == 1 && b->secret[0] == 't', "changed secret seen");
+	ok(get(&b, REQ("HOOKLINE_SECRET=t", "HOOKLINE_LOG=/x",
+	    "HOOKLINE_SYNC=none", "HOOKLINE_MAX_BODY=2k")) == HL_OK &&
+	    b->sync == HL_SYNC_NONE && b->max_body == 2048, "sync none, 2k");
+
+	/* The process environment is the fallback, request parameters win. */
+	setenv("HOOKLINE_SECRET", "env", 1);
+	setenv("HOOKLINE_LOG", "/env.jsonl", 1);
+	ok(get(&b, REQ("SERVER_NAME=x")) == HL_OK && b->secret_len == 3 &&
+	    strcmp(b->log, "/env.jsonl") == 0, "process environment used");
+	ok(get(&b, REQ("HOOKLINE_SECRET=req", "HOOKLINE_LOG=/req")) == HL_OK &&
+	    memcmp(b->secret, "req", 3) == 0 && strcmp(b->log, "/req") == 0,
+	    "request parameters win over the environment");
+	ok(get(&b, REQ("SERVER_NAME=x")) == HL_OK && b->secret_len == 3 &&
+	    memcmp(b->secret, "env", 3) == 0 && strcmp(b->log, "/env.jsonl")
+	    == 0, "nothing of the previous request leaks into the next");
+	ok(get(NULL, REQ("HOOKLINE_SECRET_FILE=/nonexistent")) == HL_ECONFIG &&
+	    strstr(why, "both") == NULL, "request's secret file replaces the "
+	    "environment's secret instead of clashing with it");
+	ok(get(&b, REQ("HOOKLINE_SECRET=", "HOOKLINE_LOG=")) == HL_OK &&
+	    memcmp(b->secret, "env", 3) == 0, "empty parameter means unset");
+	unsetenv("HOOKLINE_SECRET");
+	unsetenv("HOOKLINE_LOG");
+	ok(get(NULL, REQ("HOOKLINE_SECRET=s", "HOOKLINE_LOG=/x",
+	    "HOOKLINE_PLUGIN=/p.so")) == HL_ECONFIG &&
+	    strstr(why, "HOOKLINE_PLUGIN") != NULL,
+	    "plugins refused until supported");
+
+	secret_file();
+	config_cache_free(cache);
+	config_cache_free(NULL);
+	return tap_done();
+}
