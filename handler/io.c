@@ -83,8 +83,11 @@ io_write(struct hl_io *io, const char *buf, size_t n)
 
 /*
  * One line in the web server's error log: FastCGI's stderr stream, which
- * every server copies to its error log, or CGI's stderr.  The line starts
- * with "hookline[pid]: " so that it can be grepped for.
+ * every server copies to its error log, or CGI's stderr.  When the stream
+ * is gone (the server dropped the connection: a client that went away) the
+ * line goes to the process's stderr instead, which FastCGI servers point
+ * at their error log too.  The line starts with "hookline[pid]: " so that
+ * it can be grepped for.
  */
 void
 io_log(struct hl_io *io, const char *fmt, ...)
@@ -103,10 +106,9 @@ io_log(struct hl_io *io, const char *fmt, ...)
 	if ((size_t)n > sizeof(line) - 2)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
-	if (io != NULL && io->fcgx != NULL) {
-		FCGX_PutStr(line, n, io->fcgx->err);
-		FCGX_FFlush(io->fcgx->err);
-	} else {
-		(void)!write(STDERR_FILENO, line, (size_t)n);
-	}
+	if (io != NULL && io->fcgx != NULL &&
+	    FCGX_PutStr(line, n, io->fcgx->err) == n &&
+	    FCGX_FFlush(io->fcgx->err) == 0)
+		return;
+	(void)!write(STDERR_FILENO, line, (size_t)n);
 }

@@ -1,0 +1,323 @@
+"""Shared pieces of hookline's integration tests.
+
+Each test starts real programs (lighttpd, hookline itself) on 127.0.0.1 at
+a free high port, sends real signed HTTP requests, and reads the real log.
+Output is TAP for automake's tap-driver.sh.  Only loopback is ever a
+target, and every loop is bounded.
+"""
+
+import atexit
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+BIN = os.environ.get("HOOKLINE_BIN", "handler/hookline")
+SIGN = os.environ.get("HOOKLINE_SIGN", "handler/hookline-sign")
+SRCDIR = os.environ.get("HOOKLINE_SRCDIR", ".")
+LIGHTTPD = shutil.which("lighttpd", path="/usr/sbin:/usr/bin:" + os.environ.get("PATH", ""))
+
+
+class Tap:
+    """Numbers test points and prints the plan at the end."""
+
+    def __init__(self):
+        self.count = 0
+        self.failed = 0
+
+    def ok(self, cond, name, diag=None):
+        self.count += 1
+        print(("ok" if cond else "not ok") + " %d - %s" % (self.count, name))
+        if not cond:
+            self.failed += 1
+            if diag is not None:
+                for line in str(diag).splitlines()[:40]:
+                    print("#   " + line)
+        sys.stdout.flush()
+        return cond
+
+    def eq(self, got, want, name):
+        return self.ok(got == want, name, "got:  %r\nwant: %r" % (got, want))
+
+    def done(self):
+        print("1..%d" % self.count)
+        sys.stdout.flush()
+        sys.exit(1 if self.failed or self.count == 0 else 0)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def sha1_sig(secret, body):
+    return hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
+
+
+def sha256_sig(secret, body):
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def event_body(i=0, status="JOB_COMPLETED", pad=0):
+    """A hotglue-shaped event, compact, unique per i."""
+    ev = {
+        "job_id": "job-%06d" % i,
+        "env_id": "dev.hotglue.example",
+        "flow_id": "FLOW1",
+        "tenant": "tenant-%d" % (i % 7),
+        "status": status,
+        "n": 9007199254740993 + i,
+        "pad": "x" * pad,
+    }
+    return json.dumps(ev, separators=(",", ":")).encode()
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+
+class Client:
+    """One keep-alive HTTP connection to 127.0.0.1:port."""
+
+    def __init__(self, port, timeout=60):
+        self.port = port
+        self.timeout = timeout
+        self.conn = None
+
+    def request(self, method, path, body=None, headers=None):
+        for attempt in range(2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+            try:
+                self.conn.request(method, path, body=body, headers=headers or {})
+                r = self.conn.getresponse()
+                data = r.read()
+                res = Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+                if r.will_close:
+                    self.close()
+                return res
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                self.close()
+                if attempt == 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    def post(self, path, body, headers=None):
+        h = {"Content-Type": "application/json"}
+        h.update(headers or {})
+        return self.request("POST", path, body, h)
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+def raw_request(port, data, shut_write=False, timeout=10):
+    """Sends raw bytes, returns whatever comes back (for malformed HTTP)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        if shut_write:
+            s.shutdown(socket.SHUT_WR)
+        out = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+        except socket.timeout:
+            pass
+        return out
+
+
+def read_log(path):
+    """The log's lines as (raw line bytes, parsed dict or None)."""
+    if not os.path.exists(path):
+        return []
+    with open(path, "rb") as f:
+        data = f.read()
+    out = []
+    for line in data.split(b"\n")[:-1] if data.endswith(b"\n") else data.split(b"\n"):
+        try:
+            out.append((line, json.loads(line)))
+        except ValueError:
+            out.append((line, None))
+    return out
+
+
+def logged_event_bytes(line):
+    """The raw bytes of the "event" member: the body as hookline wrote it."""
+    i = line.index(b',"event":') + len(b',"event":')
+    return line[i:-1]
+
+
+def sanitizer_reports(directory):
+    """Text of any ASan/UBSan/LSan report files written under directory."""
+    out = []
+    for name in sorted(os.listdir(directory)):
+        if name.startswith("san."):
+            with open(os.path.join(directory, name), errors="replace") as f:
+                out.append(f.read())
+    return "\n".join(out)
+
+
+def child_env(extra=None, workdir=None):
+    """A clean environment for servers and hookline: no test variables."""
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C"}
+    if workdir is not None:
+        # Sanitizer reports go to files that the test reads at the end.
+        env["ASAN_OPTIONS"] = "log_path=%s/san:abort_on_error=1:detect_leaks=1" % workdir
+        env["UBSAN_OPTIONS"] = "log_path=%s/san:print_stacktrace=1:halt_on_error=1" % workdir
+    env.update(extra or {})
+    return env
+
+
+def wait_port(port, proc, seconds=20):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            return False
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def lighttpd_quote(s):
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def lighttpd_env(d):
+    return "(" + ", ".join("%s => %s" % (lighttpd_quote(k), lighttpd_quote(v)) for k, v in d.items()) + ")"
+
+
+class Workdir:
+    """A temporary directory removed at exit unless the test failed."""
+
+    def __init__(self, prefix="hookline-it-"):
+        self.path = tempfile.mkdtemp(prefix=prefix)
+        os.chmod(self.path, 0o755)
+        atexit.register(self.cleanup)
+
+    def cleanup(self):
+        if os.environ.get("HOOKLINE_KEEP_TMP"):
+            return
+        shutil.rmtree(self.path, ignore_errors=True)
+
+
+class Lighttpd:
+    """A real lighttpd on 127.0.0.1 spawning hookline through mod_fastcgi.
+
+    env: hookline's process environment (bin-environment).
+    locations: {url prefix: request environment (mod_setenv)}.
+    In both, "@DIR@" stands for the server's temporary directory.
+    """
+
+    def __init__(self, env, procs=4, locations=None, extra_conf="", bin_path=None,
+                 fcgi_socket=None, stream_body=0):
+        self.work = Workdir()
+        self.dir = self.work.path
+        self.port = free_port()
+        self.errlog = os.path.join(self.dir, "error.log")
+        www = os.path.join(self.dir, "www")
+        os.mkdir(www)
+        env = {k: v.replace("@DIR@", self.dir) for k, v in env.items()}
+        locations = {u: {k: v.replace("@DIR@", self.dir) for k, v in e.items()}
+                     for u, e in (locations or {}).items()}
+        if fcgi_socket is None:
+            backend = '"bin-path" => %s, "socket" => %s, "max-procs" => %d, "bin-environment" => %s,' % (
+                lighttpd_quote(bin_path or BIN), lighttpd_quote(os.path.join(self.dir, "fcgi.sock")),
+                procs, lighttpd_env(child_env(env, self.dir)))
+        else:
+            backend = '"socket" => %s,' % lighttpd_quote(fcgi_socket)
+        conf = [
+            'server.modules = ("mod_setenv", "mod_fastcgi")',
+            "server.document-root = %s" % lighttpd_quote(www),
+            'server.bind = "127.0.0.1"',
+            "server.port = %d" % self.port,
+            "server.errorlog = %s" % lighttpd_quote(self.errlog),
+            "server.stream-request-body = %d" % stream_body,
+            "server.max-request-size = 16384",  # KiB: above any test body
+            'fastcgi.server = ( "/" => (( %s "check-local" => "disable" )) )' % backend,
+        ]
+        for url, renv in locations.items():
+            if renv:
+                conf.append('$HTTP["url"] =~ "^%s" { setenv.add-environment = %s }' % (url, lighttpd_env(renv)))
+        conf.append(extra_conf)
+        self.conf = os.path.join(self.dir, "lighttpd.conf")
+        with open(self.conf, "w") as f:
+            f.write("\n".join(conf) + "\n")
+        self.proc = subprocess.Popen([LIGHTTPD, "-D", "-f", self.conf], env=child_env(None, self.dir),
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=open(os.path.join(self.dir, "lighttpd.stderr"), "w"))
+        atexit.register(self.stop)
+        if not wait_port(self.port, self.proc):
+            raise RuntimeError("lighttpd did not start:\n" + self.errors())
+
+    def errors(self):
+        text = ""
+        for name in ("error.log", "lighttpd.stderr"):
+            p = os.path.join(self.dir, name)
+            if os.path.exists(p):
+                with open(p, errors="replace") as f:
+                    text += f.read()
+        return text
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+
+def check_clean_shutdown(tap, server):
+    """Stops the server and checks no sanitizer spoke and no secret leaked."""
+    server.stop()
+    tap.ok(sanitizer_reports(server.dir) == "", "no sanitizer report",
+           sanitizer_reports(server.dir)[:3000])
+
+
+def cgi(env, body=b"", stdin=None, extra=None):
+    """Runs hookline once as CGI; returns (status, headers, body, stderr)."""
+    work = Workdir()
+    e = child_env(env, work.path)
+    e.update(extra or {})
+    p = subprocess.run([BIN], input=body if stdin is None else stdin, env=e,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    head, _, payload = p.stdout.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for ln in lines:
+        k, _, v = ln.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    status = int(headers.get("status", "0").split()[0]) if headers.get("status") else 0
+    san = sanitizer_reports(work.path)
+    return status, headers, payload, p.stderr.decode(errors="replace") + san
