@@ -9,26 +9,25 @@
 
 static const struct {
 	int status;
-	const char *reason;   /* HTTP reason phrase */
-	const char *message;  /* the JSON body's "error" */
-	const char *extra;    /* more header lines, each ending in CRLF */
+	const char *reason; /* HTTP reason phrase */
+	const char *message; /* the JSON body's "error" */
+	const char *extra; /* more header lines, each ending in CRLF */
 } answers[HL_ERR__MAX] = {
-	[HL_OK] = {200, "OK", NULL, ""},
-	[HL_EMETHOD] = {405, "Method Not Allowed", "method not allowed",
-	    "Allow: POST\r\n"},
-	[HL_ENOLENGTH] = {411, "Length Required", "length required", ""},
-	[HL_EBADLENGTH] = {400, "Bad Request", "invalid content length", ""},
-	[HL_ETOOBIG] = {413, "Content Too Large", "body too large", ""},
-	[HL_EINCOMPLETE] = {400, "Bad Request", "incomplete body", ""},
-	[HL_ESIG] = {401, "Unauthorized", "invalid signature", ""},
-	[HL_EJSON] = {400, "Bad Request", "invalid JSON", ""},
-	[HL_ECONFIG] = {500, "Internal Server Error", "server misconfigured",
-	    ""},
-	[HL_ESTORE] = {503, "Service Unavailable", "temporarily unavailable",
-	    "Retry-After: 30\r\n"},
-	[HL_EREJECT] = {422, "Unprocessable Content", "rejected", ""},
-	[HL_EINTERNAL] = {503, "Service Unavailable", "temporarily unavailable",
-	    "Retry-After: 30\r\n"},
+    [HL_OK] = {200, "OK", NULL, ""},
+    [HL_EMETHOD] = {405, "Method Not Allowed", "method not allowed",
+        "Allow: POST\r\n"},
+    [HL_ENOLENGTH] = {411, "Length Required", "length required", ""},
+    [HL_EBADLENGTH] = {400, "Bad Request", "invalid content length", ""},
+    [HL_ETOOBIG] = {413, "Content Too Large", "body too large", ""},
+    [HL_EINCOMPLETE] = {400, "Bad Request", "incomplete body", ""},
+    [HL_ESIG] = {401, "Unauthorized", "invalid signature", ""},
+    [HL_EJSON] = {400, "Bad Request", "invalid JSON", ""},
+    [HL_ECONFIG] = {500, "Internal Server Error", "server misconfigured", ""},
+    [HL_ESTORE] = {503, "Service Unavailable", "temporarily unavailable",
+        "Retry-After: 30\r\n"},
+    [HL_EREJECT] = {422, "Unprocessable Content", "rejected", ""},
+    [HL_EINTERNAL] = {503, "Service Unavailable", "temporarily unavailable",
+        "Retry-After: 30\r\n"},
 };
 
 /* The HTTP status for an outcome. */
@@ -60,7 +59,8 @@ answer_format(char *buf, size_t cap, enum hl_err e, const char *id)
 		    "Status: 200 OK\r\n"
 		    "Content-Type: application/json\r\n"
 		    "Cache-Control: no-store\r\n\r\n"
-		    "{\"ok\":true,\"id\":\"%s\"}\n", id);
+		    "{\"ok\":true,\"id\":\"%s\"}\n",
+		    id);
 	else
 		n = snprintf(buf, cap,
 		    "Status: %d %s\r\n"

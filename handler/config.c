@@ -37,14 +37,14 @@ enum var {
 };
 
 static const char *const var_names[V__MAX] = {
-	[V_SECRET] = "HOOKLINE_SECRET",
-	[V_SECRET_FILE] = "HOOKLINE_SECRET_FILE",
-	[V_LOG] = "HOOKLINE_LOG",
-	[V_PLUGIN] = "HOOKLINE_PLUGIN",
-	[V_PLUGIN_ARG] = "HOOKLINE_PLUGIN_ARG",
-	[V_MAX_BODY] = "HOOKLINE_MAX_BODY",
-	[V_SYNC] = "HOOKLINE_SYNC",
-	[V_ALLOW_UNSIGNED] = "HOOKLINE_ALLOW_UNSIGNED",
+    [V_SECRET] = "HOOKLINE_SECRET",
+    [V_SECRET_FILE] = "HOOKLINE_SECRET_FILE",
+    [V_LOG] = "HOOKLINE_LOG",
+    [V_PLUGIN] = "HOOKLINE_PLUGIN",
+    [V_PLUGIN_ARG] = "HOOKLINE_PLUGIN_ARG",
+    [V_MAX_BODY] = "HOOKLINE_MAX_BODY",
+    [V_SYNC] = "HOOKLINE_SYNC",
+    [V_ALLOW_UNSIGNED] = "HOOKLINE_ALLOW_UNSIGNED",
 };
 
 #define SECRET_FILE_MAX 4096
@@ -53,14 +53,14 @@ static const char *const var_names[V__MAX] = {
 
 /* One parsed configuration and the strings it was parsed from. */
 struct entry {
-	char *raw[V__MAX];         /* owned; NULL when unset */
-	struct stat secret_st;     /* of the secret file when it was read */
-	unsigned char *secret;     /* owned, wiped on free */
-	struct hl_config cfg;      /* points into this entry */
+	char *raw[V__MAX]; /* owned; NULL when unset */
+	struct stat secret_st; /* of the secret file when it was read */
+	unsigned char *secret; /* owned, wiped on free */
+	struct hl_config cfg; /* points into this entry */
 };
 
 struct hl_config_cache {
-	struct entry *cur;         /* NULL until one configuration parsed */
+	struct entry *cur; /* NULL until one configuration parsed */
 };
 
 static void
@@ -191,19 +191,24 @@ read_secret_file(struct entry *e, const char *path, char *why, size_t wl)
 		return HL_ECONFIG;
 	}
 	if (fstat(fd, &e->secret_st) == -1 || !S_ISREG(e->secret_st.st_mode)) {
-		snprintf(why, wl, "HOOKLINE_SECRET_FILE: %s is not a regular "
-		    "file", path);
+		snprintf(why, wl,
+		    "HOOKLINE_SECRET_FILE: %s is not a regular "
+		    "file",
+		    path);
 		goto fail;
 	}
 	if (e->secret_st.st_mode & (S_IROTH | S_IWOTH)) {
-		snprintf(why, wl, "HOOKLINE_SECRET_FILE: %s is accessible by "
-		    "others (mode %04o); run chmod o-rw on it", path,
-		    (unsigned)(e->secret_st.st_mode & 07777));
+		snprintf(why, wl,
+		    "HOOKLINE_SECRET_FILE: %s is accessible by "
+		    "others (mode %04o); run chmod o-rw on it",
+		    path, (unsigned)(e->secret_st.st_mode & 07777));
 		goto fail;
 	}
 	if (e->secret_st.st_size > SECRET_FILE_MAX) {
-		snprintf(why, wl, "HOOKLINE_SECRET_FILE: %s is larger than %d "
-		    "bytes", path, SECRET_FILE_MAX);
+		snprintf(why, wl,
+		    "HOOKLINE_SECRET_FILE: %s is larger than %d "
+		    "bytes",
+		    path, SECRET_FILE_MAX);
 		goto fail;
 	}
 	if ((e->secret = malloc(SECRET_FILE_MAX + 1)) == NULL) {
@@ -211,18 +216,23 @@ read_secret_file(struct entry *e, const char *path, char *why, size_t wl)
 		snprintf(why, wl, "out of memory");
 		goto fail;
 	}
-	while ((n = read(fd, e->secret + len, SECRET_FILE_MAX + 1 - len)) != 0) {
+	while (
+	    (n = read(fd, e->secret + len, SECRET_FILE_MAX + 1 - len)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			snprintf(why, wl, "HOOKLINE_SECRET_FILE: cannot read "
-			    "%s: %s", path, strerror(errno));
+			snprintf(why, wl,
+			    "HOOKLINE_SECRET_FILE: cannot read "
+			    "%s: %s",
+			    path, strerror(errno));
 			goto fail;
 		}
 		len += (size_t)n;
 		if (len > SECRET_FILE_MAX) {
-			snprintf(why, wl, "HOOKLINE_SECRET_FILE: %s is larger "
-			    "than %d bytes", path, SECRET_FILE_MAX);
+			snprintf(why, wl,
+			    "HOOKLINE_SECRET_FILE: %s is larger "
+			    "than %d bytes",
+			    path, SECRET_FILE_MAX);
 			goto fail;
 		}
 	}
@@ -267,13 +277,16 @@ entry_build(struct entry **out, const char *raw[V__MAX], char *why, size_t wl)
 		if (strcmp(raw[V_ALLOW_UNSIGNED], "1") == 0)
 			unsigned_ok = 1;
 		else if (strcmp(raw[V_ALLOW_UNSIGNED], "0") != 0) {
-			snprintf(why, wl, "HOOKLINE_ALLOW_UNSIGNED must be 0 "
-			    "or 1, not \"%.40s\"", raw[V_ALLOW_UNSIGNED]);
+			snprintf(why, wl,
+			    "HOOKLINE_ALLOW_UNSIGNED must be 0 "
+			    "or 1, not \"%.40s\"",
+			    raw[V_ALLOW_UNSIGNED]);
 			goto fail;
 		}
 	}
 	if (raw[V_SECRET] != NULL && raw[V_SECRET_FILE] != NULL) {
-		snprintf(why, wl, "HOOKLINE_SECRET and HOOKLINE_SECRET_FILE "
+		snprintf(why, wl,
+		    "HOOKLINE_SECRET and HOOKLINE_SECRET_FILE "
 		    "are both set; set only one");
 		goto fail;
 	}
@@ -288,7 +301,8 @@ entry_build(struct entry **out, const char *raw[V__MAX], char *why, size_t wl)
 			goto fail;
 		rc = HL_ECONFIG;
 	} else if (!unsigned_ok) {
-		snprintf(why, wl, "no secret: set HOOKLINE_SECRET or "
+		snprintf(why, wl,
+		    "no secret: set HOOKLINE_SECRET or "
 		    "HOOKLINE_SECRET_FILE (or HOOKLINE_ALLOW_UNSIGNED=1 to "
 		    "accept unsigned events)");
 		goto fail;
@@ -296,9 +310,9 @@ entry_build(struct entry **out, const char *raw[V__MAX], char *why, size_t wl)
 	if (e->secret != NULL) {
 		c->secret = e->secret;
 		if (sig_hmac_key(&c->hmac_sha1, HL_ALG_SHA1, e->secret,
-		    c->secret_len) == -1 ||
+		        c->secret_len) == -1 ||
 		    sig_hmac_key(&c->hmac_sha256, HL_ALG_SHA256, e->secret,
-		    c->secret_len) == -1) {
+		        c->secret_len) == -1) {
 			snprintf(why, wl, "cannot set up HMAC (OpenSSL)");
 			goto fail;
 		}
@@ -307,7 +321,8 @@ entry_build(struct entry **out, const char *raw[V__MAX], char *why, size_t wl)
 	c->max_body = MAX_BODY_DEFAULT;
 	if (raw[V_MAX_BODY] != NULL &&
 	    config_parse_size(raw[V_MAX_BODY], &c->max_body) == -1) {
-		snprintf(why, wl, "HOOKLINE_MAX_BODY must be a byte count "
+		snprintf(why, wl,
+		    "HOOKLINE_MAX_BODY must be a byte count "
 		    "from 1 to 1024M (suffix k or M allowed), not \"%.40s\"",
 		    raw[V_MAX_BODY]);
 		goto fail;
@@ -318,22 +333,28 @@ entry_build(struct entry **out, const char *raw[V__MAX], char *why, size_t wl)
 		if (strcmp(raw[V_SYNC], "none") == 0)
 			c->sync = HL_SYNC_NONE;
 		else if (strcmp(raw[V_SYNC], "always") != 0) {
-			snprintf(why, wl, "HOOKLINE_SYNC must be always or "
-			    "none, not \"%.40s\"", raw[V_SYNC]);
+			snprintf(why, wl,
+			    "HOOKLINE_SYNC must be always or "
+			    "none, not \"%.40s\"",
+			    raw[V_SYNC]);
 			goto fail;
 		}
 	}
 
 	c->log = e->raw[V_LOG];
 	if (c->log != NULL && c->log[0] != '/') {
-		snprintf(why, wl, "HOOKLINE_LOG must be an absolute path, not "
-		    "\"%.200s\"", c->log);
+		snprintf(why, wl,
+		    "HOOKLINE_LOG must be an absolute path, not "
+		    "\"%.200s\"",
+		    c->log);
 		goto fail;
 	}
 	c->plugin = e->raw[V_PLUGIN];
-	c->plugin_arg = e->raw[V_PLUGIN_ARG] != NULL ? e->raw[V_PLUGIN_ARG] : "";
+	c->plugin_arg =
+	    e->raw[V_PLUGIN_ARG] != NULL ? e->raw[V_PLUGIN_ARG] : "";
 	if (c->plugin != NULL) {
-		snprintf(why, wl, "HOOKLINE_PLUGIN: this build of hookline "
+		snprintf(why, wl,
+		    "HOOKLINE_PLUGIN: this build of hookline "
 		    "does not load plugins yet");
 		goto fail;
 	}

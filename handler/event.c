@@ -45,15 +45,15 @@ utf8_len(const unsigned char *s, size_t n)
 	else if (s[0] >= 0xe0 && s[0] <= 0xef) {
 		len = 3;
 		if (s[0] == 0xe0)
-			lo = 0xa0;      /* overlong */
+			lo = 0xa0; /* overlong */
 		else if (s[0] == 0xed)
-			hi = 0x9f;      /* UTF-16 surrogates */
+			hi = 0x9f; /* UTF-16 surrogates */
 	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
 		len = 4;
 		if (s[0] == 0xf0)
-			lo = 0x90;      /* overlong */
+			lo = 0x90; /* overlong */
 		else if (s[0] == 0xf4)
-			hi = 0x8f;      /* above U+10FFFF */
+			hi = 0x8f; /* above U+10FFFF */
 	} else
 		return 0;
 	if (n < len || s[1] < lo || s[1] > hi)
@@ -100,8 +100,9 @@ number_len(const unsigned char *s, size_t n)
 			i++;
 	}
 	/* "01", "1.2.3", "1e5e5": the number must end here. */
-	if (i < n && (is_digit(s[i]) || s[i] == '.' || s[i] == 'e' ||
-	    s[i] == 'E' || s[i] == '+' || s[i] == '-'))
+	if (i < n &&
+	    (is_digit(s[i]) || s[i] == '.' || s[i] == 'e' || s[i] == 'E' ||
+	        s[i] == '+' || s[i] == '-'))
 		return 0;
 	return i;
 }
@@ -174,8 +175,7 @@ string_field(const cJSON *root, const char *name)
  * UTF-8 (then ev holds nothing to clear), or HL_EINTERNAL.
  */
 enum hl_err
-event_parse(struct hl_event *ev, const char *body, size_t len,
-    const char **why)
+event_parse(struct hl_event *ev, const char *body, size_t len, const char **why)
 {
 	static EVP_MD *sha256;
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -194,7 +194,8 @@ event_parse(struct hl_event *ev, const char *body, size_t len,
 		return HL_EJSON;
 	}
 	/* Only JSON whitespace may follow the value. */
-	if (end == NULL || strspn(end, " \t\r\n") != len - (size_t)(end - body)) {
+	if (end == NULL ||
+	    strspn(end, " \t\r\n") != len - (size_t)(end - body)) {
 		cJSON_Delete(root);
 		*why = "trailing data after the JSON value";
 		return HL_EJSON;
@@ -206,7 +207,7 @@ event_parse(struct hl_event *ev, const char *body, size_t len,
 	}
 	/* Fetched once: an implicit fetch per digest is OpenSSL 3's slow path. */
 	if ((sha256 == NULL &&
-	    (sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL) ||
+	        (sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL) ||
 	    EVP_Digest(body, len, md, &mdlen, sha256, NULL) != 1) {
 		cJSON_Delete(root);
 		*why = "SHA-256 computation failed (OpenSSL)";

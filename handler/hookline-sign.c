@@ -22,7 +22,8 @@
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: hookline-sign [-2] [-p] [-f secret-file] "
+	fprintf(stderr,
+	    "usage: hookline-sign [-2] [-p] [-f secret-file] "
 	    "[file]\n"
 	    "  prints the hex HMAC-SHA1 of file (or stdin) keyed with "
 	    "$HOOKLINE_SECRET\n"
@@ -107,7 +108,8 @@ main(int argc, char *argv[])
 		if (key != NULL && klen > 0 && key[klen - 1] == '\r')
 			klen--;
 	} else {
-		fprintf(stderr, "hookline-sign: set HOOKLINE_SECRET or "
+		fprintf(stderr,
+		    "hookline-sign: set HOOKLINE_SECRET or "
 		    "HOOKLINE_SECRET_FILE, or use -f\n");
 		return 2;
 	}
@@ -136,8 +138,11 @@ main(int argc, char *argv[])
 		goto out;
 	}
 	hex_encode(hex, mac, maclen);
-	printf("%s%s\n", alg == HL_ALG_SHA256 ? "sha256=" : prefix ?
-	    "sha1=" : "", hex);
+	printf("%s%s\n",
+	    alg == HL_ALG_SHA256 ? "sha256="
+	        : prefix         ? "sha1="
+	                         : "",
+	    hex);
 	rc = fflush(stdout) == 0 ? 0 : 1;
 out:
 	if (key != NULL)

@@ -22,17 +22,17 @@
  */
 enum hl_err {
 	HL_OK = 0,
-	HL_EMETHOD,     /* 405: not POST */
-	HL_ENOLENGTH,   /* 411: CGI request without CONTENT_LENGTH */
-	HL_EBADLENGTH,  /* 400: CONTENT_LENGTH not a decimal number */
-	HL_ETOOBIG,     /* 413: body over HOOKLINE_MAX_BODY */
+	HL_EMETHOD, /* 405: not POST */
+	HL_ENOLENGTH, /* 411: CGI request without CONTENT_LENGTH */
+	HL_EBADLENGTH, /* 400: CONTENT_LENGTH not a decimal number */
+	HL_ETOOBIG, /* 413: body over HOOKLINE_MAX_BODY */
 	HL_EINCOMPLETE, /* 400: body shorter than declared */
-	HL_ESIG,        /* 401: signature missing, malformed or wrong */
-	HL_EJSON,       /* 400: not a JSON object in UTF-8 */
-	HL_ECONFIG,     /* 500: bad HOOKLINE_* setting */
-	HL_ESTORE,      /* 503: a sink could not store the event */
-	HL_EREJECT,     /* 422: a sink refused the event for good */
-	HL_EINTERNAL,      /* 503: out of memory or a library failure; worth a retry */
+	HL_ESIG, /* 401: signature missing, malformed or wrong */
+	HL_EJSON, /* 400: not a JSON object in UTF-8 */
+	HL_ECONFIG, /* 500: bad HOOKLINE_* setting */
+	HL_ESTORE, /* 503: a sink could not store the event */
+	HL_EREJECT, /* 422: a sink refused the event for good */
+	HL_EINTERNAL, /* 503: out of memory or a library failure; worth a retry */
 	HL_ERR__MAX
 };
 
@@ -75,13 +75,13 @@ enum hl_sync { HL_SYNC_ALWAYS, HL_SYNC_NONE };
 struct hl_config {
 	const unsigned char *secret; /* NULL when unsigned requests allowed */
 	size_t secret_len;
-	EVP_MAC_CTX *hmac_sha1;      /* keyed with secret, NULL without one */
+	EVP_MAC_CTX *hmac_sha1; /* keyed with secret, NULL without one */
 	EVP_MAC_CTX *hmac_sha256;
 	size_t max_body;
 	enum hl_sync sync;
-	const char *log;             /* path or strftime pattern, or NULL */
-	const char *plugin;          /* shared object path, or NULL */
-	const char *plugin_arg;      /* never NULL */
+	const char *log; /* path or strftime pattern, or NULL */
+	const char *plugin; /* shared object path, or NULL */
+	const char *plugin_arg; /* never NULL */
 };
 
 struct hl_config_cache;
@@ -105,8 +105,8 @@ int buf_reserve(struct hl_buf *, size_t);
 void buf_release(struct hl_buf *, size_t);
 
 enum hl_err request_check_method(const struct hl_io *);
-enum hl_err request_read_body(struct hl_io *, size_t, struct hl_buf *,
-    char *, size_t);
+enum hl_err request_read_body(struct hl_io *, size_t, struct hl_buf *, char *,
+    size_t);
 
 /* ---- sig.c ------------------------------------------------------------- */
 
@@ -129,9 +129,9 @@ enum hl_err sig_verify(EVP_MAC_CTX *, enum hl_alg, const char *,
 struct hl_event {
 	const char *body;
 	size_t len;
-	char id[65];            /* lowercase hex SHA-256 of the raw body */
+	char id[65]; /* lowercase hex SHA-256 of the raw body */
 	struct cJSON *root;
-	const char *status;     /* common hotglue fields, NULL when absent */
+	const char *status; /* common hotglue fields, NULL when absent */
 	const char *job_id;
 	const char *flow_id;
 	const char *tenant;
@@ -139,8 +139,7 @@ struct hl_event {
 
 void hex_encode(char *, const unsigned char *, size_t);
 int event_json_text_ok(const unsigned char *, size_t, const char **);
-enum hl_err event_parse(struct hl_event *, const char *, size_t,
-    const char **);
+enum hl_err event_parse(struct hl_event *, const char *, size_t, const char **);
 void event_clear(struct hl_event *);
 
 /* ---- record.c ---------------------------------------------------------- */
@@ -149,8 +148,8 @@ void event_clear(struct hl_event *);
 struct hl_record {
 	struct timespec when;
 	const char *id;
-	const char *remote;     /* may be NULL */
-	const char *signature;  /* header value as received, may be NULL */
+	const char *remote; /* may be NULL */
+	const char *signature; /* header value as received, may be NULL */
 	const char *body;
 	size_t len;
 };

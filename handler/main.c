@@ -15,14 +15,16 @@
 int
 main(int argc, char *argv[])
 {
-	if (argc == 2 && (strcmp(argv[1], "--version") == 0 ||
-	    strcmp(argv[1], "-V") == 0)) {
+	if (argc == 2 &&
+	    (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)) {
 		puts(PACKAGE_STRING);
 		return 0;
 	}
 	if (argc > 1) {
-		fprintf(stderr, "usage: hookline [--version]\n"
-		    "Run by a web server as FastCGI or CGI; see hookline(8).\n");
+		fprintf(stderr,
+		    "usage: hookline [--version]\n"
+		    "Run by a web server as FastCGI or CGI; see "
+		    "hookline(8).\n");
 		return 2;
 	}
 	/* A client that went away must not kill us before the log is synced. */

@@ -113,7 +113,8 @@ request_read_body(struct hl_io *io, size_t max, struct hl_buf *b, char *why,
 		return HL_ETOOBIG;
 	}
 	if (buf_reserve(b, (size_t)len + 1) == -1) {
-		snprintf(why, wl, "out of memory for a body of %llu bytes", len);
+		snprintf(why, wl, "out of memory for a body of %llu bytes",
+		    len);
 		return HL_EINTERNAL;
 	}
 	got = io_read(io, b->p, (size_t)len);

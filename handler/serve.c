@@ -63,14 +63,14 @@ check_signature(const struct hl_io *io, const struct hl_config *cfg,
 		alg = HL_ALG_SHA1;
 	}
 	if (cfg->secret == NULL)
-		return HL_OK;   /* HOOKLINE_ALLOW_UNSIGNED=1 and no secret */
+		return HL_OK; /* HOOKLINE_ALLOW_UNSIGNED=1 and no secret */
 	if (*sig == NULL) {
 		*why = "no X-Hub-Signature or X-Hub-Signature-256 header";
 		return HL_ESIG;
 	}
-	return sig_verify(alg == HL_ALG_SHA1 ? cfg->hmac_sha1 :
-	    cfg->hmac_sha256, alg, *sig, (const unsigned char *)body->p,
-	    body->len, why);
+	return sig_verify(alg == HL_ALG_SHA1 ? cfg->hmac_sha1
+	                                     : cfg->hmac_sha256,
+	    alg, *sig, (const unsigned char *)body->p, body->len, why);
 }
 
 /* Formats the event's line and hands it to the log. */
@@ -115,7 +115,7 @@ handle(struct ctx *c, struct hl_io *io)
 	if ((rc = config_get(c->config, io, &cfg, why, sizeof(why))) != HL_OK)
 		goto done;
 	if ((rc = request_read_body(io, cfg->max_body, &c->body, why,
-	    sizeof(why))) != HL_OK)
+	         sizeof(why))) != HL_OK)
 		goto done;
 	if ((rc = check_signature(io, cfg, &c->body, &sig, &swhy)) != HL_OK)
 		goto done;
@@ -123,7 +123,8 @@ handle(struct ctx *c, struct hl_io *io)
 		goto done;
 	rc = store(c, io, cfg, &ev, sig, why, sizeof(why));
 done:
-	if (io_write(io, out, answer_format(out, sizeof(out), rc, ev.id)) != 0 &&
+	if (io_write(io, out, answer_format(out, sizeof(out), rc, ev.id)) !=
+	        0 &&
 	    rc == HL_OK)
 		io_log(io, "event %s stored, but the answer could not be sent",
 		    ev.id);
@@ -136,8 +137,10 @@ done:
 		io_log(io, "%s \"%.16s %.200s\": %d %s: %s",
 		    remote ? remote : "-", method ? method : "-",
 		    uri ? uri : "-", answer_status(rc), answer_message(rc),
-		    swhy != NULL ? swhy : why[0] != '\0' ? why :
-		    rc == HL_EMETHOD ? "only POST is accepted" : "-");
+		    swhy != NULL           ? swhy
+		        : why[0] != '\0'   ? why
+		        : rc == HL_EMETHOD ? "only POST is accepted"
+		                           : "-");
 	}
 	event_clear(&ev);
 	buf_release(&c->body, KEEP_BYTES);
@@ -185,13 +188,14 @@ serve_fcgi(void)
 	struct ctx c;
 	int rc = 0;
 
-	if (FCGX_Init() != 0 || FCGX_InitRequest(&req, 0,
-	    FCGI_FAIL_ACCEPT_ON_INTR) != 0 || ctx_init(&c) == -1) {
+	if (FCGX_Init() != 0 ||
+	    FCGX_InitRequest(&req, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0 ||
+	    ctx_init(&c) == -1) {
 		io_log(NULL, "cannot initialise FastCGI");
 		return 1;
 	}
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;  /* no SA_RESTART: accept(2) must return */
+	sa.sa_handler = on_stop; /* no SA_RESTART: accept(2) must return */
 	sigemptyset(&sa.sa_mask);
 	sigemptyset(&stops);
 	sigaddset(&stops, SIGTERM);

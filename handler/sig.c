@@ -18,13 +18,13 @@
 #include "hookline.h"
 
 static const struct {
-	const char *digest;   /* OpenSSL digest name */
-	const char *prefix;   /* optional header prefix */
-	size_t len;           /* MAC length in bytes */
+	const char *digest; /* OpenSSL digest name */
+	const char *prefix; /* optional header prefix */
+	size_t len; /* MAC length in bytes */
 } algs[] = {
-	[HL_ALG_NONE] = {NULL, NULL, 0},
-	[HL_ALG_SHA1] = {"SHA1", "sha1=", 20},
-	[HL_ALG_SHA256] = {"SHA256", "sha256=", 32},
+    [HL_ALG_NONE] = {NULL, NULL, 0},
+    [HL_ALG_SHA1] = {"SHA1", "sha1=", 20},
+    [HL_ALG_SHA256] = {"SHA256", "sha256=", 32},
 };
 
 /*
@@ -60,8 +60,7 @@ sig_hmac_key(EVP_MAC_CTX **ctx, enum hl_alg alg, const unsigned char *key,
  * Returns HL_OK, or HL_ESIG with *why set to a static reason.
  */
 enum hl_err
-sig_parse(const char *v, enum hl_alg alg, unsigned char *mac,
-    const char **why)
+sig_parse(const char *v, enum hl_alg alg, unsigned char *mac, const char **why)
 {
 	size_t plen = strlen(algs[alg].prefix), got = 0;
 

@@ -31,8 +31,8 @@
 #include "hookline.h"
 
 struct sink_log {
-	int fd;            /* -1 when no file is open */
-	char *path;        /* owned: the path fd was opened from */
+	int fd; /* -1 when no file is open */
+	char *path; /* owned: the path fd was opened from */
 	char note[HL_WHY_MAX];
 };
 
@@ -165,7 +165,8 @@ cut_torn_tail(struct sink_log *s, off_t size)
 		end = start;
 	}
 found:
-	snprintf(s->note, sizeof(s->note), "cut %lld bytes of a torn record "
+	snprintf(s->note, sizeof(s->note),
+	    "cut %lld bytes of a torn record "
 	    "(a writer died mid-write) off the end of %s",
 	    (long long)(size - end), s->path);
 	return ftruncate(s->fd, end);
@@ -211,7 +212,8 @@ append_locked(struct sink_log *s, const char *rec, size_t len, char *why,
 		errno = ENOSPC;
 	snprintf(why, wl, "cannot write to log %s: %s", s->path,
 	    strerror(errno));
-	/* Leave no partial record behind; if this fails, the next append cuts it. */
+	/* Leave no partial record behind; if this fails, the next append cuts
+	 * it. */
 	(void)!ftruncate(s->fd, fst.st_size);
 	return HL_ESTORE;
 }
@@ -242,8 +244,10 @@ sink_log_append(struct sink_log *s, const char *pattern, enum hl_sync sync,
 		n = strftime(expanded, sizeof(expanded), pattern, &tm);
 #pragma GCC diagnostic pop
 		if (n == 0) {
-			snprintf(why, wl, "HOOKLINE_LOG: pattern %.200s expands "
-			    "to nothing or too long a path", pattern);
+			snprintf(why, wl,
+			    "HOOKLINE_LOG: pattern %.200s expands "
+			    "to nothing or too long a path",
+			    pattern);
 			return HL_ECONFIG;
 		}
 		path = expanded;

@@ -12,17 +12,17 @@ static const struct {
 	const char *error;
 	const char *header;
 } want[] = {
-	{HL_EMETHOD, 405, "method not allowed", "Allow: POST\r\n"},
-	{HL_ENOLENGTH, 411, "length required", NULL},
-	{HL_EBADLENGTH, 400, "invalid content length", NULL},
-	{HL_ETOOBIG, 413, "body too large", NULL},
-	{HL_EINCOMPLETE, 400, "incomplete body", NULL},
-	{HL_ESIG, 401, "invalid signature", NULL},
-	{HL_EJSON, 400, "invalid JSON", NULL},
-	{HL_ECONFIG, 500, "server misconfigured", NULL},
-	{HL_ESTORE, 503, "temporarily unavailable", "Retry-After: "},
-	{HL_EREJECT, 422, "rejected", NULL},
-	{HL_EINTERNAL, 503, "temporarily unavailable", "Retry-After: "},
+    {HL_EMETHOD, 405, "method not allowed", "Allow: POST\r\n"},
+    {HL_ENOLENGTH, 411, "length required", NULL},
+    {HL_EBADLENGTH, 400, "invalid content length", NULL},
+    {HL_ETOOBIG, 413, "body too large", NULL},
+    {HL_EINCOMPLETE, 400, "incomplete body", NULL},
+    {HL_ESIG, 401, "invalid signature", NULL},
+    {HL_EJSON, 400, "invalid JSON", NULL},
+    {HL_ECONFIG, 500, "server misconfigured", NULL},
+    {HL_ESTORE, 503, "temporarily unavailable", "Retry-After: "},
+    {HL_EREJECT, 422, "rejected", NULL},
+    {HL_EINTERNAL, 503, "temporarily unavailable", "Retry-After: "},
 };
 
 int
@@ -40,15 +40,19 @@ main(void)
 		    want[i].error, want[i].status);
 		ok(strncmp(buf, status, strlen(status)) == 0, "%s: Status line",
 		    want[i].error);
-		ok(strstr(buf, "\r\nContent-Type: application/json\r\n") != NULL,
+		ok(strstr(buf, "\r\nContent-Type: application/json\r\n") !=
+		        NULL,
 		    "%s: JSON content type", want[i].error);
-		ok(want[i].header == NULL || strstr(buf, want[i].header) != NULL,
+		ok(want[i].header == NULL ||
+		        strstr(buf, want[i].header) != NULL,
 		    "%s: extra header", want[i].error);
 		body = strstr(buf, "\r\n\r\n") + 4;
 		j = cJSON_Parse(body);
-		ok(j != NULL && cJSON_IsString(cJSON_GetObjectItem(j, "error")) &&
-		    strcmp(cJSON_GetObjectItem(j, "error")->valuestring,
-		    want[i].error) == 0, "%s: JSON body", want[i].error);
+		ok(j != NULL &&
+		        cJSON_IsString(cJSON_GetObjectItem(j, "error")) &&
+		        strcmp(cJSON_GetObjectItem(j, "error")->valuestring,
+		            want[i].error) == 0,
+		    "%s: JSON body", want[i].error);
 		ok(buf[n - 1] == '\n' && strchr(body, '\n') == buf + n - 1,
 		    "%s: body is one line", want[i].error);
 		cJSON_Delete(j);
@@ -56,6 +60,7 @@ main(void)
 	n = answer_format(buf, sizeof(buf), HL_OK, "abc123");
 	ok(strncmp(buf, "Status: 200 OK\r\n", 16) == 0, "200 status line");
 	ok(strstr(buf, "\r\n\r\n{\"ok\":true,\"id\":\"abc123\"}\n") != NULL &&
-	    buf[n - 1] == '\n', "200 body carries the id");
+	        buf[n - 1] == '\n',
+	    "200 body carries the id");
 	return tap_done();
 }

@@ -60,23 +60,25 @@ secret_file(void)
 	snprintf(var, sizeof(var), "HOOKLINE_SECRET_FILE=%s", path);
 	fchmod(fd, 0640);
 	ok(get(&cfg, REQ(var, "HOOKLINE_LOG=/tmp/x")) == HL_OK &&
-	    cfg->secret_len == 6 && memcmp(cfg->secret, "s3cret", 6) == 0,
+	        cfg->secret_len == 6 && memcmp(cfg->secret, "s3cret", 6) == 0,
 	    "0640 secret file read, trailing newline dropped");
 	fchmod(fd, 0644);
 	ok(get(NULL, REQ(var, "HOOKLINE_LOG=/tmp/x")) == HL_ECONFIG &&
-	    strstr(why, "others") != NULL && strstr(why, "s3cret") == NULL,
+	        strstr(why, "others") != NULL && strstr(why, "s3cret") == NULL,
 	    "world-readable secret file refused, secret not in the reason");
 	fchmod(fd, 0600);
-	ok(write(fd, "x", 1) == 1 && get(&cfg, REQ(var,
-	    "HOOKLINE_LOG=/tmp/x")) == HL_OK && cfg->secret_len == 8,
+	ok(write(fd, "x", 1) == 1 &&
+	        get(&cfg, REQ(var, "HOOKLINE_LOG=/tmp/x")) == HL_OK &&
+	        cfg->secret_len == 8,
 	    "changed secret file read again");
 	ok(ftruncate(fd, 0) == 0, "secret file emptied");
 	ok(get(NULL, REQ(var, "HOOKLINE_LOG=/tmp/x")) == HL_ECONFIG &&
-	    strstr(why, "empty") != NULL, "empty secret file refused");
+	        strstr(why, "empty") != NULL,
+	    "empty secret file refused");
 	close(fd);
 	unlink(path);
 	ok(get(NULL, REQ(var, "HOOKLINE_LOG=/tmp/x")) == HL_ECONFIG &&
-	    strstr(why, "HOOKLINE_SECRET_FILE") != NULL,
+	        strstr(why, "HOOKLINE_SECRET_FILE") != NULL,
 	    "missing secret file refused");
 }
 
@@ -90,61 +92,82 @@ main(void)
 	sizes();
 
 	ok(get(NULL, REQ("HOOKLINE_LOG=/tmp/x")) == HL_ECONFIG &&
-	    strstr(why, "no secret") != NULL, "no secret refused");
+	        strstr(why, "no secret") != NULL,
+	    "no secret refused");
 	ok(get(&a, REQ("HOOKLINE_LOG=/tmp/x", "HOOKLINE_ALLOW_UNSIGNED=1")) ==
-	    HL_OK && a->secret == NULL && a->hmac_sha1 == NULL,
+	            HL_OK &&
+	        a->secret == NULL && a->hmac_sha1 == NULL,
 	    "no secret with HOOKLINE_ALLOW_UNSIGNED=1");
-	ok(get(NULL, REQ("HOOKLINE_LOG=/tmp/x", "HOOKLINE_ALLOW_UNSIGNED=yes"))
-	    == HL_ECONFIG && strstr(why, "HOOKLINE_ALLOW_UNSIGNED") != NULL,
+	ok(get(NULL,
+	       REQ("HOOKLINE_LOG=/tmp/x", "HOOKLINE_ALLOW_UNSIGNED=yes")) ==
+	            HL_ECONFIG &&
+	        strstr(why, "HOOKLINE_ALLOW_UNSIGNED") != NULL,
 	    "HOOKLINE_ALLOW_UNSIGNED=yes refused");
 	ok(get(NULL, REQ("HOOKLINE_SECRET=s")) == HL_ECONFIG &&
-	    strstr(why, "HOOKLINE_LOG") != NULL, "no sink refused");
+	        strstr(why, "HOOKLINE_LOG") != NULL,
+	    "no sink refused");
 	ok(get(NULL, REQ("HOOKLINE_SECRET=s", "HOOKLINE_LOG=x.jsonl")) ==
-	    HL_ECONFIG && strstr(why, "absolute") != NULL,
+	            HL_ECONFIG &&
+	        strstr(why, "absolute") != NULL,
 	    "relative log path refused");
-	ok(get(NULL, REQ("HOOKLINE_SECRET=s", "HOOKLINE_LOG=/x",
-	    "HOOKLINE_SYNC=sometimes")) == HL_ECONFIG &&
-	    strstr(why, "HOOKLINE_SYNC") != NULL, "bad HOOKLINE_SYNC refused");
-	ok(get(NULL, REQ("HOOKLINE_SECRET=s", "HOOKLINE_LOG=/x",
-	    "HOOKLINE_MAX_BODY=lots")) == HL_ECONFIG &&
-	    strstr(why, "HOOKLINE_MAX_BODY") != NULL, "bad max body refused");
-	ok(get(NULL, REQ("HOOKLINE_SECRET=s", "HOOKLINE_SECRET_FILE=/f",
-	    "HOOKLINE_LOG=/x")) == HL_ECONFIG && strstr(why, "both") != NULL,
+	ok(get(NULL,
+	       REQ("HOOKLINE_SECRET=s", "HOOKLINE_LOG=/x",
+	           "HOOKLINE_SYNC=sometimes")) == HL_ECONFIG &&
+	        strstr(why, "HOOKLINE_SYNC") != NULL,
+	    "bad HOOKLINE_SYNC refused");
+	ok(get(NULL,
+	       REQ("HOOKLINE_SECRET=s", "HOOKLINE_LOG=/x",
+	           "HOOKLINE_MAX_BODY=lots")) == HL_ECONFIG &&
+	        strstr(why, "HOOKLINE_MAX_BODY") != NULL,
+	    "bad max body refused");
+	ok(get(NULL,
+	       REQ("HOOKLINE_SECRET=s", "HOOKLINE_SECRET_FILE=/f",
+	           "HOOKLINE_LOG=/x")) == HL_ECONFIG &&
+	        strstr(why, "both") != NULL,
 	    "secret and secret file together refused");
 
 	ok(get(&a, REQ("HOOKLINE_SECRET=s", "HOOKLINE_LOG=/x")) == HL_OK &&
-	    a->max_body == 1048576 && a->sync == HL_SYNC_ALWAYS &&
-	    a->plugin == NULL && strcmp(a->plugin_arg, "") == 0,
+	        a->max_body == 1048576 && a->sync == HL_SYNC_ALWAYS &&
+	        a->plugin == NULL && strcmp(a->plugin_arg, "") == 0,
 	    "defaults: 1M, sync always");
 	ok(get(&b, REQ("HOOKLINE_SECRET=s", "HOOKLINE_LOG=/x")) == HL_OK &&
-	    a == b, "unchanged settings come from the cache");
+	        a == b,
+	    "unchanged settings come from the cache");
 	ok(get(&b, REQ("HOOKLINE_SECRET=t", "HOOKLINE_LOG=/x")) == HL_OK &&
-	    b->secret_len == 1 && b->secret[0] == 't', "changed secret seen");
-	ok(get(&b, REQ("HOOKLINE_SECRET=t", "HOOKLINE_LOG=/x",
-	    "HOOKLINE_SYNC=none", "HOOKLINE_MAX_BODY=2k")) == HL_OK &&
-	    b->sync == HL_SYNC_NONE && b->max_body == 2048, "sync none, 2k");
+	        b->secret_len == 1 && b->secret[0] == 't',
+	    "changed secret seen");
+	ok(get(&b,
+	       REQ("HOOKLINE_SECRET=t", "HOOKLINE_LOG=/x", "HOOKLINE_SYNC=none",
+	           "HOOKLINE_MAX_BODY=2k")) == HL_OK &&
+	        b->sync == HL_SYNC_NONE && b->max_body == 2048,
+	    "sync none, 2k");
 
 	/* The process environment is the fallback, request parameters win. */
 	setenv("HOOKLINE_SECRET", "env", 1);
 	setenv("HOOKLINE_LOG", "/env.jsonl", 1);
 	ok(get(&b, REQ("SERVER_NAME=x")) == HL_OK && b->secret_len == 3 &&
-	    strcmp(b->log, "/env.jsonl") == 0, "process environment used");
+	        strcmp(b->log, "/env.jsonl") == 0,
+	    "process environment used");
 	ok(get(&b, REQ("HOOKLINE_SECRET=req", "HOOKLINE_LOG=/req")) == HL_OK &&
-	    memcmp(b->secret, "req", 3) == 0 && strcmp(b->log, "/req") == 0,
+	        memcmp(b->secret, "req", 3) == 0 && strcmp(b->log, "/req") == 0,
 	    "request parameters win over the environment");
 	ok(get(&b, REQ("SERVER_NAME=x")) == HL_OK && b->secret_len == 3 &&
-	    memcmp(b->secret, "env", 3) == 0 && strcmp(b->log, "/env.jsonl")
-	    == 0, "nothing of the previous request leaks into the next");
+	        memcmp(b->secret, "env", 3) == 0 &&
+	        strcmp(b->log, "/env.jsonl") == 0,
+	    "nothing of the previous request leaks into the next");
 	ok(get(NULL, REQ("HOOKLINE_SECRET_FILE=/nonexistent")) == HL_ECONFIG &&
-	    strstr(why, "both") == NULL, "request's secret file replaces the "
+	        strstr(why, "both") == NULL,
+	    "request's secret file replaces the "
 	    "environment's secret instead of clashing with it");
 	ok(get(&b, REQ("HOOKLINE_SECRET=", "HOOKLINE_LOG=")) == HL_OK &&
-	    memcmp(b->secret, "env", 3) == 0, "empty parameter means unset");
+	        memcmp(b->secret, "env", 3) == 0,
+	    "empty parameter means unset");
 	unsetenv("HOOKLINE_SECRET");
 	unsetenv("HOOKLINE_LOG");
-	ok(get(NULL, REQ("HOOKLINE_SECRET=s", "HOOKLINE_LOG=/x",
-	    "HOOKLINE_PLUGIN=/p.so")) == HL_ECONFIG &&
-	    strstr(why, "HOOKLINE_PLUGIN") != NULL,
+	ok(get(NULL,
+	       REQ("HOOKLINE_SECRET=s", "HOOKLINE_LOG=/x",
+	           "HOOKLINE_PLUGIN=/p.so")) == HL_ECONFIG &&
+	        strstr(why, "HOOKLINE_PLUGIN") != NULL,
 	    "plugins refused until supported");
 
 	secret_file();

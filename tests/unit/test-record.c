@@ -12,8 +12,12 @@ static size_t
 fmt(const char *body, const char *remote, const char *sig)
 {
 	struct hl_record r = {
-		.when = {1795933348, 123456789}, .id = "ab", .remote = remote,
-		.signature = sig, .body = body, .len = strlen(body),
+	    .when = {1795933348, 123456789},
+	    .id = "ab",
+	    .remote = remote,
+	    .signature = sig,
+	    .body = body,
+	    .len = strlen(body),
 	};
 	size_t n = record_format(line, &r);
 
@@ -26,15 +30,16 @@ int
 main(void)
 {
 	const char *precise = "{\"n\":9007199254740993,\"f\":[2.50,-0,1e400],"
-	    "\"s\":\"caf\\u00e9 \xc3\xa9\"}";
+	                      "\"s\":\"caf\\u00e9 \xc3\xa9\"}";
 	cJSON *j;
 	size_t n;
 
 	n = fmt(precise, "203.0.113.9", "sha1=00ff");
-	ok(strcmp(line, "{\"received\":\"2026-11-29T06:22:28.123456Z\","
-	    "\"id\":\"ab\",\"remote\":\"203.0.113.9\",\"signature\":"
-	    "\"sha1=00ff\",\"event\":{\"n\":9007199254740993,\"f\":[2.50,-0,"
-	    "1e400],\"s\":\"caf\\u00e9 \xc3\xa9\"}}\n") == 0,
+	ok(strcmp(line,
+	       "{\"received\":\"2026-11-29T06:22:28.123456Z\","
+	       "\"id\":\"ab\",\"remote\":\"203.0.113.9\",\"signature\":"
+	       "\"sha1=00ff\",\"event\":{\"n\":9007199254740993,\"f\":[2.50,-0,"
+	       "1e400],\"s\":\"caf\\u00e9 \xc3\xa9\"}}\n") == 0,
 	    "line is exact, body byte for byte");
 	ok(line[n - 1] == '\n' && strchr(line, '\n') == line + n - 1,
 	    "one newline, at the end");
@@ -42,15 +47,19 @@ main(void)
 	cJSON_Delete(j);
 
 	fmt("{\r\n  \"a\": 1\r\n}\n", NULL, NULL);
-	ok(strstr(line, "\"remote\":null,\"signature\":null,\"event\":{    "
-	    "\"a\": 1  } }\n") != NULL, "CR and LF become spaces; nulls");
+	ok(strstr(line,
+	       "\"remote\":null,\"signature\":null,\"event\":{    "
+	       "\"a\": 1  } }\n") != NULL,
+	    "CR and LF become spaces; nulls");
 
 	fmt("\xef\xbb\xbf{}", "::1", "x");
 	ok(strstr(line, "\"event\":{}}\n") != NULL, "leading BOM dropped");
 
 	fmt("{}", "a\"b\\c\nd\x01\xff", "\"");
-	ok(strstr(line, "\"remote\":\"a\\\"b\\\\c\\u000ad\\u0001?\","
-	    "\"signature\":\"\\\"\"") != NULL, "header values escaped");
+	ok(strstr(line,
+	       "\"remote\":\"a\\\"b\\\\c\\u000ad\\u0001?\","
+	       "\"signature\":\"\\\"\"") != NULL,
+	    "header values escaped");
 	ok((j = cJSON_Parse(line)) != NULL, "escaped line is JSON");
 	cJSON_Delete(j);
 	return tap_done();

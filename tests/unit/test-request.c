@@ -51,7 +51,8 @@ main(void)
 	ok(request_check_method(&io) == HL_EMETHOD, "no method refused");
 
 	ok(rd("2", "{}", 10) == HL_OK && body.len == 2 &&
-	    memcmp(body.p, "{}\0", 3) == 0, "body read, NUL-terminated");
+	        memcmp(body.p, "{}\0", 3) == 0,
+	    "body read, NUL-terminated");
 	ok(rd("10", "{}", 10) == HL_EINCOMPLETE, "body shorter than declared");
 	ok(rd("2", "{}xyz", 10) == HL_OK && body.len == 2,
 	    "bytes past the declared length ignored");

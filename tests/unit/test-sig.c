@@ -51,7 +51,7 @@ verify(const char *secret, enum hl_alg alg, const char *hdr,
 	enum hl_err rc;
 
 	if (sig_hmac_key(&ctx, alg, (const unsigned char *)secret,
-	    strlen(secret)) == -1)
+	        strlen(secret)) == -1)
 		return HL_EINTERNAL;
 	rc = sig_verify(ctx, alg, hdr, body, len, &why);
 	/* A second run on the same context must agree: it is reused. */
@@ -73,19 +73,23 @@ vectors(void)
 	int valid;
 
 	ok(cJSON_GetArraySize(all) >= 12, "vectors.json has the entries");
-	cJSON_ArrayForEach(v, all) {
+	cJSON_ArrayForEach(v, all)
+	{
 		name = cJSON_GetObjectItem(v, "name")->valuestring;
-		len = b64(body, cJSON_GetObjectItem(v, "body_b64")->valuestring);
+		len =
+		    b64(body, cJSON_GetObjectItem(v, "body_b64")->valuestring);
 		h = cJSON_GetObjectItem(v, "headers");
 		alg = HL_ALG_SHA256;
 		if (!cJSON_HasObjectItem(h, "X-Hub-Signature-256"))
 			alg = HL_ALG_SHA1;
-		hdr = cJSON_GetObjectItem(h, alg == HL_ALG_SHA1 ?
-		    "X-Hub-Signature" : "X-Hub-Signature-256")->valuestring;
+		hdr = cJSON_GetObjectItem(h,
+		    alg == HL_ALG_SHA1 ? "X-Hub-Signature"
+		                       : "X-Hub-Signature-256")
+		          ->valuestring;
 		valid = cJSON_IsTrue(cJSON_GetObjectItem(v, "signature_valid"));
 		ok((verify(cJSON_GetObjectItem(v, "secret")->valuestring, alg,
-		    hdr, body, len) == HL_OK) == valid, "vector \"%s\": %s",
-		    name, valid ? "valid" : "invalid");
+		        hdr, body, len) == HL_OK) == valid,
+		    "vector \"%s\": %s", name, valid ? "valid" : "invalid");
 	}
 	cJSON_Delete(all);
 }
@@ -119,7 +123,8 @@ main(void)
 		char p[200];
 
 		snprintf(p, sizeof(p), "sha1=%s", good);
-		ok(verify("k", HL_ALG_SHA1, p, b, 2) == HL_OK, "sha1= accepted");
+		ok(verify("k", HL_ALG_SHA1, p, b, 2) == HL_OK,
+		    "sha1= accepted");
 		snprintf(p, sizeof(p), "SHA1=%s", good);
 		ok(verify("k", HL_ALG_SHA1, p, b, 2) == HL_OK,
 		    "SHA1= accepted");
@@ -142,7 +147,8 @@ main(void)
 	ok(verify("K", HL_ALG_SHA1, good, b, 2) == HL_ESIG,
 	    "other secret refused");
 	ok(verify("k", HL_ALG_SHA1, good, (const unsigned char *)"{ }", 3) ==
-	    HL_ESIG, "other body refused");
+	        HL_ESIG,
+	    "other body refused");
 	for (i = 0; i < 40; i += 7) {
 		char bad[41];
 
@@ -156,10 +162,13 @@ main(void)
 	    "bare prefix refused");
 	ok(sig_parse("sha256=", HL_ALG_SHA256, mac, &why) == HL_ESIG,
 	    "bare sha256 prefix refused");
-	ok(sig_parse("0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
-	    "abcdef", HL_ALG_SHA256, mac, &why) == HL_OK,
+	ok(sig_parse(
+	       "0123456789abcdef0123456789abcdef0123456789abcdef0123456789"
+	       "abcdef",
+	       HL_ALG_SHA256, mac, &why) == HL_OK,
 	    "bare hex for SHA-256 parsed");
 	ok(sig_parse("0123456789abcdef0123456789abcdef0123456", HL_ALG_SHA1,
-	    mac, &why) == HL_ESIG, "odd length refused");
+	       mac, &why) == HL_ESIG,
+	    "odd length refused");
 	return tap_done();
 }

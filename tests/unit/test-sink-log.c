@@ -19,8 +19,8 @@ static enum hl_err
 add(struct sink_log *s, const char *path, const char *rec)
 {
 	why[0] = '\0';
-	return sink_log_append(s, path, HL_SYNC_ALWAYS, &now, rec,
-	    strlen(rec), why, sizeof(why));
+	return sink_log_append(s, path, HL_SYNC_ALWAYS, &now, rec, strlen(rec),
+	    why, sizeof(why));
 }
 
 static char *
@@ -55,25 +55,25 @@ main(void)
 	ok(stat(path, &st) == 0 && (st.st_mode & 0777) == 0640,
 	    "created 0640 despite umask 077");
 	ok(add(s, path, "{\"a\":2}\n") == HL_OK &&
-	    strcmp(slurp(path), "{\"a\":1}\n{\"a\":2}\n") == 0,
+	        strcmp(slurp(path), "{\"a\":1}\n{\"a\":2}\n") == 0,
 	    "second append follows the first");
 
 	ok(rename(path, moved) == 0, "log moved away (logrotate)");
 	ok(add(s, path, "{\"a\":3}\n") == HL_OK &&
-	    strcmp(slurp(path), "{\"a\":3}\n") == 0 &&
-	    strcmp(slurp(moved), "{\"a\":1}\n{\"a\":2}\n") == 0,
+	        strcmp(slurp(path), "{\"a\":3}\n") == 0 &&
+	        strcmp(slurp(moved), "{\"a\":1}\n{\"a\":2}\n") == 0,
 	    "after rotation a new file takes the record");
 
 	ok(unlink(path) == 0 && add(s, path, "{\"a\":4}\n") == HL_OK &&
-	    strcmp(slurp(path), "{\"a\":4}\n") == 0,
+	        strcmp(slurp(path), "{\"a\":4}\n") == 0,
 	    "deleted log is created again");
 
 	fd = open(path, O_WRONLY | O_APPEND);
 	ok(write(fd, "{\"torn\":", 8) == 8, "a writer dies mid-record");
 	close(fd);
 	ok(add(s, path, "{\"a\":5}\n") == HL_OK &&
-	    strcmp(slurp(path), "{\"a\":4}\n{\"a\":5}\n") == 0 &&
-	    strstr(sink_log_note(s), "8 bytes") != NULL,
+	        strcmp(slurp(path), "{\"a\":4}\n{\"a\":5}\n") == 0 &&
+	        strstr(sink_log_note(s), "8 bytes") != NULL,
 	    "torn record cut off before the next append");
 	ok(add(s, path, "{\"a\":6}\n") == HL_OK && *sink_log_note(s) == '\0',
 	    "note cleared on a clean append");
@@ -81,19 +81,19 @@ main(void)
 	snprintf(pat, sizeof(pat), "%s/%%Y-%%m-%%d.jsonl", dir);
 	snprintf(path, sizeof(path), "%s/2026-11-29.jsonl", dir);
 	ok(add(s, pat, "{\"d\":1}\n") == HL_OK &&
-	    strcmp(slurp(path), "{\"d\":1}\n") == 0,
+	        strcmp(slurp(path), "{\"d\":1}\n") == 0,
 	    "strftime pattern expanded in UTC");
 	now.tv_sec += 86400;
 	snprintf(path, sizeof(path), "%s/2026-11-30.jsonl", dir);
 	ok(add(s, pat, "{\"d\":2}\n") == HL_OK &&
-	    strcmp(slurp(path), "{\"d\":2}\n") == 0, "next day, next file");
+	        strcmp(slurp(path), "{\"d\":2}\n") == 0,
+	    "next day, next file");
 
 	snprintf(path, sizeof(path), "%s/no/such/dir/x.jsonl", dir);
 	ok(add(s, path, "{}\n") == HL_ESTORE && strstr(why, "No such") != NULL,
 	    "missing directory: 503 with the reason");
 	ok(add(s, dir, "{}\n") == HL_ECONFIG, "a directory as log: 500");
-	ok(add(s, "/dev/null", "{}\n") == HL_ECONFIG,
-	    "a device as log: 500");
+	ok(add(s, "/dev/null", "{}\n") == HL_ECONFIG, "a device as log: 500");
 
 	sink_log_free(s);
 	sink_log_free(NULL);
