@@ -1,9 +1,11 @@
 # scripts/lib.sh: what scripts/serve and scripts/check share.  Sourced, not run.
 
-# Debian 12 packages: to build, to serve behind lighttpd, to run the tests.
-BUILD_DEPS="autoconf automake make gcc libc6-dev pkg-config libfcgi-dev libcjson-dev libssl-dev"
+# Debian 12 packages: to build, to serve behind lighttpd, to run the tests
+# (every web server hookline is proven behind, Redis for the redis plugin,
+# clang's libFuzzer for the fuzz targets, mandoc to lint the man pages).
+BUILD_DEPS="autoconf automake libtool make gcc libc6-dev pkg-config libfcgi-dev libcjson-dev libssl-dev libhiredis-dev"
 SERVE_DEPS="lighttpd curl"
-TEST_DEPS="python3 valgrind"
+TEST_DEPS="python3 valgrind apache2 libapache2-mod-fcgid nginx spawn-fcgi redis-server clang libclang-rt-14-dev mandoc"
 
 # Installs the named packages that are not installed yet.  A web server
 # package installed here is not started by its maintainer scripts: hookline
