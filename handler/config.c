@@ -352,14 +352,9 @@ entry_build(struct entry **out, const char *raw[V__MAX], char *why, size_t wl)
 	c->plugin = e->raw[V_PLUGIN];
 	c->plugin_arg =
 	    e->raw[V_PLUGIN_ARG] != NULL ? e->raw[V_PLUGIN_ARG] : "";
-	if (c->plugin != NULL) {
-		snprintf(why, wl,
-		    "HOOKLINE_PLUGIN: this build of hookline "
-		    "does not load plugins yet");
-		goto fail;
-	}
-	if (c->log == NULL) {
-		snprintf(why, wl, "nowhere to store events: set HOOKLINE_LOG");
+	if (c->log == NULL && c->plugin == NULL) {
+		snprintf(why, wl, "nowhere to store events: set HOOKLINE_LOG "
+				  "or HOOKLINE_PLUGIN");
 		goto fail;
 	}
 	*out = e;

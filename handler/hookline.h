@@ -167,6 +167,16 @@ enum hl_err sink_log_append(struct sink_log *, const char *, enum hl_sync,
     const struct timespec *, const char *, size_t, char *, size_t);
 const char *sink_log_note(const struct sink_log *);
 
+/* ---- plugin.c --------------------------------------------------------- */
+
+struct hl_plugin;
+
+enum hl_err plugin_get(const char *, const char *, struct hl_io *,
+    struct hl_plugin **, char *, size_t);
+enum hl_err plugin_handle(struct hl_plugin *, struct hl_io *,
+    const struct hl_event *, const char *, const char *, char *, size_t);
+void plugin_unload_all(void);
+
 /* ---- serve.c ----------------------------------------------------------- */
 
 int serve_cgi(void);

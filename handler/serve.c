@@ -50,10 +50,15 @@ ctx_fini(struct ctx *c)
 	free(c->rec.p);
 }
 
-/* Verifies the signature header, if a secret is configured. */
+/*
+ * Verifies the signature header, if a secret is configured.  *sig gets the
+ * header value and *scheme "sha1" or "sha256" (NULL when unsigned events
+ * are allowed and nothing was verified).
+ */
 static enum hl_err
 check_signature(const struct hl_io *io, const struct hl_config *cfg,
-    const struct hl_buf *body, const char **sig, const char **why)
+    const struct hl_buf *body, const char **sig, const char **scheme,
+    const char **why)
 {
 	enum hl_alg alg = HL_ALG_SHA256;
 
@@ -62,20 +67,22 @@ check_signature(const struct hl_io *io, const struct hl_config *cfg,
 		*sig = io_param(io, "HTTP_X_HUB_SIGNATURE");
 		alg = HL_ALG_SHA1;
 	}
+	*scheme = NULL;
 	if (cfg->secret == NULL)
 		return HL_OK; /* HOOKLINE_ALLOW_UNSIGNED=1 and no secret */
 	if (*sig == NULL) {
 		*why = "no X-Hub-Signature or X-Hub-Signature-256 header";
 		return HL_ESIG;
 	}
+	*scheme = alg == HL_ALG_SHA1 ? "sha1" : "sha256";
 	return sig_verify(alg == HL_ALG_SHA1 ? cfg->hmac_sha1
 	                                     : cfg->hmac_sha256,
 	    alg, *sig, (const unsigned char *)body->p, body->len, why);
 }
 
-/* Formats the event's line and hands it to the log. */
+/* Formats the event's line and appends it to the log. */
 static enum hl_err
-store(struct ctx *c, struct hl_io *io, const struct hl_config *cfg,
+store_log(struct ctx *c, struct hl_io *io, const struct hl_config *cfg,
     const struct hl_event *ev, const char *sig, char *why, size_t wl)
 {
 	struct hl_record r;
@@ -99,12 +106,40 @@ store(struct ctx *c, struct hl_io *io, const struct hl_config *cfg,
 	return rc;
 }
 
+/*
+ * Hands the event to every configured sink, the log first: when the
+ * plugin then fails, the event is already safe and the retry that the
+ * 503 asks for is deduplicated by its id.
+ */
+static enum hl_err
+store(struct ctx *c, struct hl_io *io, const struct hl_config *cfg,
+    const struct hl_event *ev, const char *sig, const char *scheme,
+    char *why, size_t wl)
+{
+	struct hl_plugin *p = NULL;
+	enum hl_err rc;
+
+	/* A plugin that cannot be loaded is a configuration error: found
+	 * before anything is written. */
+	if (cfg->plugin != NULL && (rc = plugin_get(cfg->plugin,
+	    cfg->plugin_arg, io, &p, why, wl)) != HL_OK)
+		return rc;
+	if (cfg->log != NULL &&
+	    (rc = store_log(c, io, cfg, ev, sig, why, wl)) != HL_OK)
+		return rc;
+	if (p == NULL)
+		return HL_OK;
+	return plugin_handle(p, io, ev, scheme, io_param(io, "REMOTE_ADDR"),
+	    why, wl);
+}
+
 /* Serves one request on io, start to finish. */
 static void
 handle(struct ctx *c, struct hl_io *io)
 {
 	char why[HL_WHY_MAX] = "", out[512];
-	const char *swhy = NULL, *sig = NULL, *method, *remote, *uri;
+	const char *swhy = NULL, *sig = NULL, *scheme = NULL, *method, *remote,
+		   *uri;
 	const struct hl_config *cfg = NULL;
 	struct hl_event ev;
 	enum hl_err rc;
@@ -117,11 +152,11 @@ handle(struct ctx *c, struct hl_io *io)
 	if ((rc = request_read_body(io, cfg->max_body, &c->body, why,
 	         sizeof(why))) != HL_OK)
 		goto done;
-	if ((rc = check_signature(io, cfg, &c->body, &sig, &swhy)) != HL_OK)
+	if ((rc = check_signature(io, cfg, &c->body, &sig, &scheme, &swhy)) != HL_OK)
 		goto done;
 	if ((rc = event_parse(&ev, c->body.p, c->body.len, &swhy)) != HL_OK)
 		goto done;
-	rc = store(c, io, cfg, &ev, sig, why, sizeof(why));
+	rc = store(c, io, cfg, &ev, sig, scheme, why, sizeof(why));
 done:
 	if (io_write(io, out, answer_format(out, sizeof(out), rc, ev.id)) !=
 	        0 &&
@@ -160,6 +195,7 @@ serve_cgi(void)
 		return 1;
 	}
 	handle(&c, &io);
+	plugin_unload_all();
 	ctx_fini(&c);
 	return 0;
 }
@@ -220,6 +256,7 @@ serve_fcgi(void)
 	if (rc != 0)
 		io_log(NULL, "FastCGI accept failed; exiting");
 	FCGX_Free(&req, 1);
+	plugin_unload_all();
 	ctx_fini(&c);
 	return rc;
 }

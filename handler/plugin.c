@@ -1,0 +1,218 @@
+/*
+ * plugin.c: loads plugins (DESIGN.md section 6, hookline/plugin.h) and
+ * hands them verified events.
+ *
+ * A plugin is loaded the first time a request names it and stays loaded
+ * for the life of the process: init() once per (path, argument) pair,
+ * fini() at exit.  A refused plugin is not remembered, so a fixed file is
+ * picked up by the next request without a restart.
+ */
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hookline.h"
+#include "hookline/plugin.h"
+
+#ifndef PKGLIBDIR
+#define PKGLIBDIR "/usr/local/lib/hookline"
+#endif
+
+struct hl_plugin {
+	char *path;                 /* owned, as resolved */
+	char *arg;                  /* owned */
+	void *dl;                   /* dlopen handle */
+	const struct hookline_plugin *desc;
+	void *state;                /* the plugin's, from init() */
+	struct hookline_host host;  /* host.priv points back here */
+	struct hl_io *io;           /* the request being handled, or NULL */
+	struct hl_plugin *next;
+};
+
+static struct hl_plugin *loaded;
+
+static void
+host_log(const struct hookline_host *host, const char *fmt, ...)
+{
+	const struct hl_plugin *p = host->priv;
+	char msg[900];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	io_log(p->io, "plugin %s: %s", p->desc->name, msg);
+}
+
+static void
+plugin_free(struct hl_plugin *p)
+{
+	if (p == NULL)
+		return;
+	if (p->dl != NULL)
+		dlclose(p->dl);
+	free(p->path);
+	free(p->arg);
+	free(p);
+}
+
+/* Checks the descriptor; returns NULL or what is wrong with it. */
+static const char *
+desc_problem(const struct hookline_plugin *d)
+{
+	if (d == NULL)
+		return "hookline_plugin_entry() returned NULL";
+	if (d->abi_major != HOOKLINE_PLUGIN_ABI_MAJOR)
+		return "it was built for another major version of the ABI";
+	if (d->abi_minor > HOOKLINE_PLUGIN_ABI_MINOR)
+		return "it was built for a newer minor version of the ABI";
+	if (d->name == NULL || d->init == NULL || d->handle == NULL ||
+	    d->fini == NULL)
+		return "its descriptor is incomplete (name, init, handle and "
+		       "fini are required)";
+	return NULL;
+}
+
+/* dlopen()s path and checks its descriptor; *p gets a new plugin. */
+static enum hl_err
+plugin_open(struct hl_plugin *p, char *why, size_t wl)
+{
+	const struct hookline_plugin *(*entry)(void);
+	const char *problem;
+
+	if ((p->dl = dlopen(p->path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		snprintf(why, wl, "HOOKLINE_PLUGIN: cannot load %s: %s",
+		    p->path, dlerror());
+		return HL_ECONFIG;
+	}
+	/* POSIX's way of turning the symbol into a function pointer. */
+	*(void **)&entry = dlsym(p->dl, HOOKLINE_PLUGIN_ENTRY);
+	if (entry == NULL) {
+		snprintf(why, wl, "HOOKLINE_PLUGIN: %s does not export %s()",
+		    p->path, HOOKLINE_PLUGIN_ENTRY);
+		return HL_ECONFIG;
+	}
+	p->desc = entry();
+	if ((problem = desc_problem(p->desc)) != NULL) {
+		snprintf(why, wl, "HOOKLINE_PLUGIN: refusing %s: %s (ABI %u.%u, "
+		    "hookline has %u.%u)", p->path, problem,
+		    p->desc ? p->desc->abi_major : 0,
+		    p->desc ? p->desc->abi_minor : 0,
+		    HOOKLINE_PLUGIN_ABI_MAJOR, HOOKLINE_PLUGIN_ABI_MINOR);
+		return HL_ECONFIG;
+	}
+	p->host.abi_major = HOOKLINE_PLUGIN_ABI_MAJOR;
+	p->host.abi_minor = HOOKLINE_PLUGIN_ABI_MINOR;
+	p->host.log = host_log;
+	p->host.priv = p;
+	if (p->desc->init(&p->host, p->arg, &p->state) != 0) {
+		snprintf(why, wl, "HOOKLINE_PLUGIN: %s (%s): init failed; see "
+		    "the plugin's lines above", p->desc->name, p->path);
+		return HL_ECONFIG;
+	}
+	return HL_OK;
+}
+
+/*
+ * The loaded plugin for name (an absolute path, or a bare name such as
+ * "exec" for PKGLIBDIR/exec.so) and arg, loading and initialising it on
+ * first use.  io is the request, for the plugin's log lines.  Returns
+ * HL_OK, or HL_ECONFIG / HL_EINTERNAL with why set.
+ */
+enum hl_err
+plugin_get(const char *name, const char *arg, struct hl_io *io,
+    struct hl_plugin **out, char *why, size_t wl)
+{
+	char path[4096];
+	struct hl_plugin *p;
+	enum hl_err rc;
+
+	if (strchr(name, '/') == NULL)
+		snprintf(path, sizeof(path), "%s/%s.so", PKGLIBDIR, name);
+	else if (name[0] != '/') {
+		snprintf(why, wl, "HOOKLINE_PLUGIN must be an absolute path "
+		    "or a bare plugin name, not \"%.200s\"", name);
+		return HL_ECONFIG;
+	} else
+		snprintf(path, sizeof(path), "%s", name);
+	for (p = loaded; p != NULL; p = p->next)
+		if (strcmp(p->path, path) == 0 && strcmp(p->arg, arg) == 0) {
+			*out = p;
+			return HL_OK;
+		}
+	if ((p = calloc(1, sizeof(*p))) == NULL ||
+	    (p->path = strdup(path)) == NULL ||
+	    (p->arg = strdup(arg)) == NULL) {
+		plugin_free(p);
+		snprintf(why, wl, "out of memory loading a plugin");
+		return HL_EINTERNAL;
+	}
+	p->io = io;
+	rc = plugin_open(p, why, wl);
+	p->io = NULL;
+	if (rc != HL_OK) {
+		plugin_free(p);
+		return rc;
+	}
+	p->next = loaded;
+	loaded = p;
+	*out = p;
+	return HL_OK;
+}
+
+/*
+ * Hands ev to plugin p.  scheme and remote are borrowed for the call.
+ * Returns HL_OK, HL_ESTORE (the plugin asked for a retry) or HL_EREJECT.
+ */
+enum hl_err
+plugin_handle(struct hl_plugin *p, struct hl_io *io,
+    const struct hl_event *ev, const char *scheme, const char *remote,
+    char *why, size_t wl)
+{
+	struct hookline_event e = {
+		.body = ev->body,
+		.len = ev->len,
+		.id = ev->id,
+		.scheme = scheme,
+		.remote = remote,
+		.status = ev->status,
+		.job_id = ev->job_id,
+		.flow_id = ev->flow_id,
+		.tenant = ev->tenant,
+	};
+	enum hookline_verdict v;
+
+	p->io = io;
+	v = p->desc->handle(p->state, &e);
+	p->io = NULL;
+	switch (v) {
+	case HOOKLINE_OK:
+		return HL_OK;
+	case HOOKLINE_REJECT:
+		snprintf(why, wl, "plugin %s rejected event %s", p->desc->name,
+		    ev->id);
+		return HL_EREJECT;
+	case HOOKLINE_RETRY:
+		snprintf(why, wl, "plugin %s could not take event %s now",
+		    p->desc->name, ev->id);
+		return HL_ESTORE;
+	}
+	snprintf(why, wl, "plugin %s answered %d, which is no verdict",
+	    p->desc->name, (int)v);
+	return HL_ESTORE;
+}
+
+/* Calls every loaded plugin's fini() and unloads it; at exit. */
+void
+plugin_unload_all(void)
+{
+	struct hl_plugin *p;
+
+	while ((p = loaded) != NULL) {
+		loaded = p->next;
+		p->desc->fini(p->state);
+		plugin_free(p);
+	}
+}

@@ -1,0 +1,355 @@
+/*
+ * exec.so: runs a command for each verified event, and acknowledges the
+ * event only once the command succeeded ("run my script on each event").
+ *
+ * HOOKLINE_PLUGIN_ARG is "[-t seconds] command [argument ...]", split at
+ * blanks: no shell, no quoting, no expansion (write a script for more).
+ * The command gets the raw body on standard input and, in its environment,
+ * hookline's environment without HOOKLINE_SECRET* plus
+ *
+ *   HOOKLINE_EVENT_ID  HOOKLINE_EVENT_STATUS  HOOKLINE_JOB_ID
+ *   HOOKLINE_FLOW_ID   HOOKLINE_TENANT        HOOKLINE_REMOTE_ADDR
+ *   HOOKLINE_SIGNATURE_SCHEME
+ *
+ * (absent fields are unset).  Its standard output and error go, line by
+ * line, to the web server's error log.  Exit 0 is OK (200); exit 75
+ * (EX_TEMPFAIL), death by a signal, or running past the timeout (default
+ * 10 s; then its whole process group is killed) is RETRY (503); any other
+ * exit status is REJECT (422).
+ */
+#define _GNU_SOURCE /* asprintf, pipe2 */
+#include <errno.h>
+#include <stddef.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hookline/plugin.h>
+
+extern char **environ;
+
+#define EX_TEMPFAIL 75
+#define MAX_ARGS 64
+#define DEFAULT_TIMEOUT_MS 10000
+
+struct exec {
+	const struct hookline_host *host;
+	char *words;             /* owned copy of the argument, split */
+	char *argv[MAX_ARGS + 1];
+	int timeout_ms;
+};
+
+static int
+exec_init(const struct hookline_host *host, const char *arg, void **state)
+{
+	struct exec *x = calloc(1, sizeof(*x));
+	char *w, *save = NULL, *end;
+	int n = 0;
+	long t;
+
+	if (x == NULL || (x->words = strdup(arg)) == NULL) {
+		host->log(host, "out of memory");
+		free(x);
+		return -1;
+	}
+	x->host = host;
+	x->timeout_ms = DEFAULT_TIMEOUT_MS;
+	for (w = strtok_r(x->words, " \t", &save); w != NULL;
+	    w = strtok_r(NULL, " \t", &save)) {
+		if (n == 0 && x->argv[0] == NULL && strcmp(w, "-t") == 0) {
+			w = strtok_r(NULL, " \t", &save);
+			t = w ? strtol(w, &end, 10) : 0;
+			if (w == NULL || *end != '\0' || t < 1 || t > 3600) {
+				host->log(host, "-t wants seconds from 1 to "
+				    "3600");
+				goto fail;
+			}
+			x->timeout_ms = (int)t * 1000;
+			continue;
+		}
+		if (n == MAX_ARGS) {
+			host->log(host, "more than %d arguments", MAX_ARGS);
+			goto fail;
+		}
+		x->argv[n++] = w;
+	}
+	if (n == 0) {
+		host->log(host, "HOOKLINE_PLUGIN_ARG must name the command "
+		    "to run");
+		goto fail;
+	}
+	if (strchr(x->argv[0], '/') != NULL && access(x->argv[0], X_OK) != 0) {
+		host->log(host, "cannot execute %s: %s", x->argv[0],
+		    strerror(errno));
+		goto fail;
+	}
+	*state = x;
+	return 0;
+fail:
+	free(x->words);
+	free(x);
+	return -1;
+}
+
+static void
+exec_fini(void *state)
+{
+	struct exec *x = state;
+
+	if (x != NULL)
+		free(x->words);
+	free(x);
+}
+
+/*
+ * Builds the child's environment: ours without any HOOKLINE_ variable (the
+ * secret among them), plus the event's.  The strings added are allocated
+ * into extra[], which the caller frees.
+ */
+static char **
+child_env(const struct hookline_event *ev, char *extra[8])
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} vars[] = {
+		{"HOOKLINE_EVENT_ID", offsetof(struct hookline_event, id)},
+		{"HOOKLINE_EVENT_STATUS", offsetof(struct hookline_event, status)},
+		{"HOOKLINE_JOB_ID", offsetof(struct hookline_event, job_id)},
+		{"HOOKLINE_FLOW_ID", offsetof(struct hookline_event, flow_id)},
+		{"HOOKLINE_TENANT", offsetof(struct hookline_event, tenant)},
+		{"HOOKLINE_REMOTE_ADDR", offsetof(struct hookline_event, remote)},
+		{"HOOKLINE_SIGNATURE_SCHEME",
+		    offsetof(struct hookline_event, scheme)},
+	};
+	size_t n = 0, k = 0;
+	char **env;
+
+	while (environ[n] != NULL)
+		n++;
+	if ((env = calloc(n + 8, sizeof(*env))) == NULL)
+		return NULL;
+	n = 0;
+	for (char **e = environ; *e != NULL; e++)
+		if (strncmp(*e, "HOOKLINE_", 9) != 0)
+			env[n++] = *e;
+	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+		const char *v = *(const char *const *)((const char *)ev +
+		    vars[i].off);
+
+		if (v == NULL)
+			continue;
+		if (asprintf(&extra[k], "%s=%s", vars[i].name, v) == -1) {
+			extra[k] = NULL;
+			continue;
+		}
+		env[n++] = extra[k++];
+	}
+	env[n] = NULL;
+	return env;
+}
+
+static long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+/* Logs the complete lines in buf (*len bytes) and keeps the rest. */
+static void
+log_lines(struct exec *x, char *buf, size_t *len, int flush)
+{
+	char *nl, *p = buf;
+
+	while ((nl = memchr(p, '\n', *len - (size_t)(p - buf))) != NULL) {
+		x->host->log(x->host, "%s: %.*s", x->argv[0], (int)(nl - p), p);
+		p = nl + 1;
+	}
+	*len -= (size_t)(p - buf);
+	memmove(buf, p, *len);
+	if (*len > 0 && (flush || *len > 512)) {
+		x->host->log(x->host, "%s: %.*s", x->argv[0], (int)*len, buf);
+		*len = 0;
+	}
+}
+
+/*
+ * Feeds the body to the child and copies its output to the log until it
+ * exits or the deadline passes.  Returns 0 when it exited (status in
+ * *status), -1 on timeout.
+ */
+static int
+supervise(struct exec *x, pid_t pid, int in, int out,
+    const struct hookline_event *ev, int *status)
+{
+	char buf[1024];
+	size_t off = 0, blen = 0;
+	long deadline = now_ms() + x->timeout_ms;
+	int pidfd = pidfd_open(pid, 0);
+	struct pollfd fds[3];
+	ssize_t n;
+
+	for (;;) {
+		long left = deadline - now_ms();
+		int nf = 0, tick;
+
+		if (waitpid(pid, status, WNOHANG) == pid)
+			break;
+		if (left <= 0) {
+			if (in != -1)
+				close(in);
+			if (pidfd != -1)
+				close(pidfd);
+			log_lines(x, buf, &blen, 1);
+			return -1;
+		}
+		if (in != -1)
+			fds[nf++] = (struct pollfd){in, POLLOUT, 0};
+		if (out != -1)
+			fds[nf++] = (struct pollfd){out, POLLIN, 0};
+		if (pidfd != -1)
+			fds[nf++] = (struct pollfd){pidfd, POLLIN, 0};
+		/* Without a pidfd (old kernel) exits are noticed by ticks. */
+		tick = pidfd != -1 ? (int)left : (left < 10 ? (int)left : 10);
+		if (poll(fds, (nfds_t)nf, tick) == -1 && errno != EINTR)
+			break;
+		for (int i = 0; i < nf; i++) {
+			if (fds[i].revents == 0)
+				continue;
+			if (fds[i].fd == in) {
+				n = write(in, ev->body + off, ev->len - off);
+				if (n > 0)
+					off += (size_t)n;
+				if (n < 0 || off == ev->len) {
+					close(in);
+					in = -1;
+				}
+			} else if (fds[i].fd == out) {
+				n = read(out, buf + blen, sizeof(buf) - blen);
+				if (n <= 0) {
+					out = -1;
+					continue;
+				}
+				blen += (size_t)n;
+				log_lines(x, buf, &blen, blen == sizeof(buf));
+			}
+		}
+	}
+	if (in != -1)
+		close(in);
+	if (pidfd != -1)
+		close(pidfd);
+	/* What the child wrote just before it exited may still be in the
+	 * pipe; a grandchild holding it open must not keep us waiting. */
+	if (out != -1 && fcntl(out, F_SETFL, O_NONBLOCK) == 0)
+		while ((n = read(out, buf + blen, sizeof(buf) - blen)) > 0) {
+			blen += (size_t)n;
+			log_lines(x, buf, &blen, blen == sizeof(buf));
+		}
+	log_lines(x, buf, &blen, 1);
+	return 0;
+}
+
+static enum hookline_verdict
+exec_handle(void *state, const struct hookline_event *ev)
+{
+	struct exec *x = state;
+	char *extra[8] = {NULL};
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, defaults;
+	int in[2] = {-1, -1}, out[2] = {-1, -1}, status = 0, rc;
+	enum hookline_verdict v = HOOKLINE_RETRY;
+	char **env = NULL;
+	pid_t pid;
+
+	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1 ||
+	    (env = child_env(ev, extra)) == NULL) {
+		x->host->log(x->host, "cannot set up %s: %s", x->argv[0],
+		    strerror(errno));
+		goto done;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+	posix_spawn_file_actions_adddup2(&fa, out[1], 2);
+	/* Its own process group, so that a timeout kills all of it; none of
+	 * hookline's blocked signals or ignored SIGPIPE. */
+	posix_spawnattr_init(&attr);
+	sigemptyset(&none);
+	sigemptyset(&defaults);
+	sigaddset(&defaults, SIGPIPE);
+	posix_spawnattr_setpgroup(&attr, 0);
+	posix_spawnattr_setsigmask(&attr, &none);
+	posix_spawnattr_setsigdefault(&attr, &defaults);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
+	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	rc = posix_spawnp(&pid, x->argv[0], &fa, &attr, x->argv, env);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	close(in[0]);
+	close(out[1]);
+	in[0] = out[1] = -1;
+	if (rc != 0) {
+		x->host->log(x->host, "cannot run %s: %s", x->argv[0],
+		    strerror(rc));
+		goto done;
+	}
+	if (supervise(x, pid, in[1], out[0], ev, &status) == -1) {
+		in[1] = -1;
+		kill(-pid, SIGKILL);
+		waitpid(pid, &status, 0);
+		x->host->log(x->host, "%s ran past %d s for event %s; killed",
+		    x->argv[0], x->timeout_ms / 1000, ev->id);
+		goto done;
+	}
+	in[1] = -1;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		v = HOOKLINE_OK;
+	else if (WIFEXITED(status) && WEXITSTATUS(status) != EX_TEMPFAIL) {
+		v = HOOKLINE_REJECT;
+		x->host->log(x->host, "%s exited %d for event %s: rejected",
+		    x->argv[0], WEXITSTATUS(status), ev->id);
+	} else
+		x->host->log(x->host, "%s %s %d for event %s: retry later",
+		    x->argv[0], WIFEXITED(status) ? "exited" : "died of signal",
+		    WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+		    ev->id);
+done:
+	for (int i = 0; i < 2; i++) {
+		if (in[i] != -1)
+			close(in[i]);
+		if (out[i] != -1)
+			close(out[i]);
+	}
+	for (int i = 0; i < 8; i++)
+		free(extra[i]);
+	free(env);
+	return v;
+}
+
+static const struct hookline_plugin exec_plugin = {
+	.abi_major = HOOKLINE_PLUGIN_ABI_MAJOR,
+	.abi_minor = HOOKLINE_PLUGIN_ABI_MINOR,
+	.name = "exec",
+	.init = exec_init,
+	.handle = exec_handle,
+	.fini = exec_fini,
+};
+
+const struct hookline_plugin *
+hookline_plugin_entry(void)
+{
+	return &exec_plugin;
+}
