@@ -59,8 +59,15 @@ struct entry {
 	struct hl_config cfg; /* points into this entry */
 };
 
+/*
+ * The configurations of the last few distinct requests, most recent
+ * first: a pool of FastCGI processes serving several locations (each with
+ * its own SetEnv) switches between them without parsing again.
+ */
+#define CACHE_SLOTS 4
+
 struct hl_config_cache {
-	struct entry *cur; /* NULL until one configuration parsed */
+	struct entry *slot[CACHE_SLOTS]; /* NULL where unused */
 };
 
 static void
@@ -92,7 +99,8 @@ config_cache_free(struct hl_config_cache *c)
 {
 	if (c == NULL)
 		return;
-	entry_free(c->cur);
+	for (int i = 0; i < CACHE_SLOTS; i++)
+		entry_free(c->slot[i]);
 	free(c);
 }
 
@@ -353,8 +361,9 @@ entry_build(struct entry **out, const char *raw[V__MAX], char *why, size_t wl)
 	c->plugin_arg =
 	    e->raw[V_PLUGIN_ARG] != NULL ? e->raw[V_PLUGIN_ARG] : "";
 	if (c->log == NULL && c->plugin == NULL) {
-		snprintf(why, wl, "nowhere to store events: set HOOKLINE_LOG "
-				  "or HOOKLINE_PLUGIN");
+		snprintf(why, wl,
+		    "nowhere to store events: set HOOKLINE_LOG "
+		    "or HOOKLINE_PLUGIN");
 		goto fail;
 	}
 	*out = e;
@@ -381,24 +390,31 @@ config_get(struct hl_config_cache *cache, const struct hl_io *io,
 	struct entry *e;
 	struct stat st;
 	enum hl_err rc;
+	int i;
 
 	resolve(io, raw);
-	if (cache->cur != NULL && same_raw(cache->cur, raw)) {
-		if (raw[V_SECRET_FILE] == NULL) {
-			*cfg = &cache->cur->cfg;
-			return HL_OK;
-		}
+	for (i = 0; i < CACHE_SLOTS && cache->slot[i] != NULL; i++) {
+		e = cache->slot[i];
+		if (!same_raw(e, raw))
+			continue;
 		/* A changed secret file is read again: secrets get rotated. */
-		if (stat(raw[V_SECRET_FILE], &st) == 0 &&
-		    same_file(&st, &cache->cur->secret_st)) {
-			*cfg = &cache->cur->cfg;
-			return HL_OK;
-		}
+		if (raw[V_SECRET_FILE] != NULL &&
+		    (stat(raw[V_SECRET_FILE], &st) == -1 ||
+		        !same_file(&st, &e->secret_st)))
+			break;
+		memmove(&cache->slot[1], &cache->slot[0], i * sizeof(e));
+		cache->slot[0] = e;
+		*cfg = &e->cfg;
+		return HL_OK;
 	}
 	if ((rc = entry_build(&e, raw, why, wl)) != HL_OK)
 		return rc;
-	entry_free(cache->cur);
-	cache->cur = e;
+	/* Replace the stale entry just found, or else the oldest. */
+	if (i == CACHE_SLOTS || cache->slot[i] == NULL)
+		i = CACHE_SLOTS - 1;
+	entry_free(cache->slot[i]);
+	memmove(&cache->slot[1], &cache->slot[0], i * sizeof(e));
+	cache->slot[0] = e;
 	*cfg = &e->cfg;
 	return HL_OK;
 }

@@ -142,6 +142,19 @@ main(void)
 	        b->sync == HL_SYNC_NONE && b->max_body == 2048,
 	    "sync none, 2k");
 
+	/* Two locations served by one process alternate without re-parsing. */
+	{
+		const struct hl_config *x, *y, *x2, *y2;
+
+		get(&x, REQ("HOOKLINE_SECRET=x", "HOOKLINE_LOG=/x"));
+		get(&y, REQ("HOOKLINE_SECRET=y", "HOOKLINE_LOG=/y"));
+		get(&x2, REQ("HOOKLINE_SECRET=x", "HOOKLINE_LOG=/x"));
+		get(&y2, REQ("HOOKLINE_SECRET=y", "HOOKLINE_LOG=/y"));
+		ok(x == x2 && y == y2 && x != y && x->secret[0] == 'x' &&
+		        y->secret[0] == 'y',
+		    "alternating locations are both served from the cache");
+	}
+
 	/* The process environment is the fallback, request parameters win. */
 	setenv("HOOKLINE_SECRET", "env", 1);
 	setenv("HOOKLINE_LOG", "/env.jsonl", 1);
@@ -164,8 +177,9 @@ main(void)
 	    "empty parameter means unset");
 	unsetenv("HOOKLINE_SECRET");
 	unsetenv("HOOKLINE_LOG");
-	ok(get(&b, REQ("HOOKLINE_SECRET=s", "HOOKLINE_PLUGIN=/p.so",
-	               "HOOKLINE_PLUGIN_ARG=a b")) == HL_OK &&
+	ok(get(&b,
+	       REQ("HOOKLINE_SECRET=s", "HOOKLINE_PLUGIN=/p.so",
+	           "HOOKLINE_PLUGIN_ARG=a b")) == HL_OK &&
 	        b->log == NULL && strcmp(b->plugin, "/p.so") == 0 &&
 	        strcmp(b->plugin_arg, "a b") == 0,
 	    "a plugin alone is somewhere to store events");
