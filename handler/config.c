@@ -14,6 +14,8 @@
  * comparison.
  */
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +58,7 @@ struct entry {
 	char *raw[V__MAX]; /* owned; NULL when unset */
 	struct stat secret_st; /* of the secret file when it was read */
 	unsigned char *secret; /* owned, wiped on free */
+	EVP_MAC_CTX *hmac[3]; /* by enum hl_alg, each keyed on first use */
 	struct hl_config cfg; /* points into this entry */
 };
 
@@ -81,8 +84,8 @@ entry_free(struct entry *e)
 		OPENSSL_cleanse(e->secret, e->cfg.secret_len);
 		free(e->secret);
 	}
-	EVP_MAC_CTX_free(e->cfg.hmac_sha1);
-	EVP_MAC_CTX_free(e->cfg.hmac_sha256);
+	for (int i = 0; i < 3; i++)
+		EVP_MAC_CTX_free(e->hmac[i]);
 	free(e);
 }
 
@@ -315,16 +318,7 @@ entry_build(struct entry **out, const char *raw[V__MAX], char *why, size_t wl)
 		    "accept unsigned events)");
 		goto fail;
 	}
-	if (e->secret != NULL) {
-		c->secret = e->secret;
-		if (sig_hmac_key(&c->hmac_sha1, HL_ALG_SHA1, e->secret,
-		        c->secret_len) == -1 ||
-		    sig_hmac_key(&c->hmac_sha256, HL_ALG_SHA256, e->secret,
-		        c->secret_len) == -1) {
-			snprintf(why, wl, "cannot set up HMAC (OpenSSL)");
-			goto fail;
-		}
-	}
+	c->secret = e->secret;
 
 	c->max_body = MAX_BODY_DEFAULT;
 	if (raw[V_MAX_BODY] != NULL &&
@@ -374,6 +368,25 @@ nomem:
 fail:
 	entry_free(e);
 	return rc;
+}
+
+/*
+ * The HMAC context for alg keyed with cfg's secret, or NULL when there is
+ * no secret or OpenSSL fails.  Keyed on first use: a CGI process, which
+ * verifies one header, sets up one context, not two.  Owned by the cache.
+ */
+EVP_MAC_CTX *
+config_hmac(const struct hl_config *cfg, enum hl_alg alg)
+{
+	struct entry *e = (struct entry *)((char *)(uintptr_t)cfg -
+	    offsetof(struct entry, cfg));
+
+	if (e->secret == NULL || alg == HL_ALG_NONE)
+		return NULL;
+	if (e->hmac[alg] == NULL &&
+	    sig_hmac_key(&e->hmac[alg], alg, e->secret, cfg->secret_len) == -1)
+		return NULL;
+	return e->hmac[alg];
 }
 
 /*

@@ -67,6 +67,7 @@ void io_log(struct hl_io *, const char *, ...)
 /* ---- config.c ---------------------------------------------------------- */
 
 enum hl_sync { HL_SYNC_ALWAYS, HL_SYNC_NONE };
+enum hl_alg { HL_ALG_NONE, HL_ALG_SHA1, HL_ALG_SHA256 };
 
 /*
  * The settings that apply to one request.  Owned by the config cache in
@@ -75,8 +76,6 @@ enum hl_sync { HL_SYNC_ALWAYS, HL_SYNC_NONE };
 struct hl_config {
 	const unsigned char *secret; /* NULL when unsigned requests allowed */
 	size_t secret_len;
-	EVP_MAC_CTX *hmac_sha1; /* keyed with secret, NULL without one */
-	EVP_MAC_CTX *hmac_sha256;
 	size_t max_body;
 	enum hl_sync sync;
 	const char *log; /* path or strftime pattern, or NULL */
@@ -91,6 +90,7 @@ void config_cache_free(struct hl_config_cache *);
 enum hl_err config_get(struct hl_config_cache *, const struct hl_io *,
     const struct hl_config **, char *, size_t);
 int config_parse_size(const char *, size_t *);
+EVP_MAC_CTX *config_hmac(const struct hl_config *, enum hl_alg);
 
 /* ---- request.c --------------------------------------------------------- */
 
@@ -109,8 +109,6 @@ enum hl_err request_read_body(struct hl_io *, size_t, struct hl_buf *, char *,
     size_t);
 
 /* ---- sig.c ------------------------------------------------------------- */
-
-enum hl_alg { HL_ALG_NONE, HL_ALG_SHA1, HL_ALG_SHA256 };
 
 #define HL_MAC_MAX 32 /* SHA-256 */
 

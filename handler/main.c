@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <fcgiapp.h>
+#include <openssl/crypto.h>
 
 #include "config.h"
 #include "hookline.h"
@@ -29,5 +30,13 @@ main(int argc, char *argv[])
 	}
 	/* A client that went away must not kill us before the log is synced. */
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * hookline needs OpenSSL's built-in HMAC and SHA only: reading
+	 * openssl.cnf (engines, providers) at each CGI start is wasted work,
+	 * and the atexit clean-up frees memory the kernel takes back anyway.
+	 */
+	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG |
+	        OPENSSL_INIT_NO_ATEXIT,
+	    NULL);
 	return FCGX_IsCGI() ? serve_cgi() : serve_fcgi();
 }

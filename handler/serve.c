@@ -61,6 +61,7 @@ check_signature(const struct hl_io *io, const struct hl_config *cfg,
     const char **why)
 {
 	enum hl_alg alg = HL_ALG_SHA256;
+	EVP_MAC_CTX *ctx;
 
 	/* When both headers came, the SHA-256 one decides. */
 	if ((*sig = io_param(io, "HTTP_X_HUB_SIGNATURE_256")) == NULL) {
@@ -75,9 +76,12 @@ check_signature(const struct hl_io *io, const struct hl_config *cfg,
 		return HL_ESIG;
 	}
 	*scheme = alg == HL_ALG_SHA1 ? "sha1" : "sha256";
-	return sig_verify(alg == HL_ALG_SHA1 ? cfg->hmac_sha1
-	                                     : cfg->hmac_sha256,
-	    alg, *sig, (const unsigned char *)body->p, body->len, why);
+	if ((ctx = config_hmac(cfg, alg)) == NULL) {
+		*why = "cannot set up HMAC (OpenSSL)";
+		return HL_EINTERNAL;
+	}
+	return sig_verify(ctx, alg, *sig, (const unsigned char *)body->p,
+	    body->len, why);
 }
 
 /* Formats the event's line and appends it to the log. */
@@ -113,16 +117,17 @@ store_log(struct ctx *c, struct hl_io *io, const struct hl_config *cfg,
  */
 static enum hl_err
 store(struct ctx *c, struct hl_io *io, const struct hl_config *cfg,
-    const struct hl_event *ev, const char *sig, const char *scheme,
-    char *why, size_t wl)
+    const struct hl_event *ev, const char *sig, const char *scheme, char *why,
+    size_t wl)
 {
 	struct hl_plugin *p = NULL;
 	enum hl_err rc;
 
 	/* A plugin that cannot be loaded is a configuration error: found
 	 * before anything is written. */
-	if (cfg->plugin != NULL && (rc = plugin_get(cfg->plugin,
-	    cfg->plugin_arg, io, &p, why, wl)) != HL_OK)
+	if (cfg->plugin != NULL &&
+	    (rc = plugin_get(cfg->plugin, cfg->plugin_arg, io, &p, why, wl)) !=
+	        HL_OK)
 		return rc;
 	if (cfg->log != NULL &&
 	    (rc = store_log(c, io, cfg, ev, sig, why, wl)) != HL_OK)
@@ -139,7 +144,7 @@ handle(struct ctx *c, struct hl_io *io)
 {
 	char why[HL_WHY_MAX] = "", out[512];
 	const char *swhy = NULL, *sig = NULL, *scheme = NULL, *method, *remote,
-		   *uri;
+	           *uri;
 	const struct hl_config *cfg = NULL;
 	struct hl_event ev;
 	enum hl_err rc;
@@ -152,7 +157,8 @@ handle(struct ctx *c, struct hl_io *io)
 	if ((rc = request_read_body(io, cfg->max_body, &c->body, why,
 	         sizeof(why))) != HL_OK)
 		goto done;
-	if ((rc = check_signature(io, cfg, &c->body, &sig, &scheme, &swhy)) != HL_OK)
+	if ((rc = check_signature(io, cfg, &c->body, &sig, &scheme, &swhy)) !=
+	    HL_OK)
 		goto done;
 	if ((rc = event_parse(&ev, c->body.p, c->body.len, &swhy)) != HL_OK)
 		goto done;

@@ -96,7 +96,7 @@ main(void)
 	    "no secret refused");
 	ok(get(&a, REQ("HOOKLINE_LOG=/tmp/x", "HOOKLINE_ALLOW_UNSIGNED=1")) ==
 	            HL_OK &&
-	        a->secret == NULL && a->hmac_sha1 == NULL,
+	        a->secret == NULL && config_hmac(a, HL_ALG_SHA1) == NULL,
 	    "no secret with HOOKLINE_ALLOW_UNSIGNED=1");
 	ok(get(NULL,
 	       REQ("HOOKLINE_LOG=/tmp/x", "HOOKLINE_ALLOW_UNSIGNED=yes")) ==
