@@ -133,30 +133,48 @@ config_parse_size(const char *s, size_t *out)
 	return 0;
 }
 
-static const char *
-lookup(const struct hl_io *io, enum var v)
-{
-	const char *s = io_param(io, var_names[v]);
-
-	if (s == NULL || *s == '\0')
-		s = getenv(var_names[v]);
-	return s == NULL || *s == '\0' ? NULL : s;
-}
-
-/* Fills raw[] with borrowed pointers to this request's strings. */
+/*
+ * Fills raw[] with borrowed pointers to this request's strings: request
+ * parameters first, then the process environment; an empty value is
+ * unset.  The parameters (a few dozen) are scanned once for all HOOKLINE_*
+ * names rather than once per name.
+ */
 static void
 resolve(const struct hl_io *io, const char *raw[V__MAX])
 {
-	const char *ps, *pf;
+	const char *req[V__MAX] = {NULL}, *env;
+	size_t n;
 
-	for (int i = 0; i < V__MAX; i++)
-		raw[i] = lookup(io, i);
+	for (char **p = io->params; p != NULL && *p != NULL; p++) {
+		if (strncmp(*p, "HOOKLINE_", 9) != 0)
+			continue;
+		for (int i = 0; i < V__MAX; i++) {
+			n = strlen(var_names[i]);
+			if (strncmp(*p, var_names[i], n) == 0 &&
+			    (*p)[n] == '=') {
+				/* The first of duplicates wins, as in getenv. */
+				if (req[i] == NULL)
+					req[i] = *p + n + 1;
+				break;
+			}
+		}
+	}
+	for (int i = 0; i < V__MAX; i++) {
+		if (req[i] != NULL && *req[i] != '\0')
+			raw[i] = req[i];
+		else
+			raw[i] =
+			    (env = getenv(var_names[i])) != NULL && *env != '\0'
+			    ? env
+			    : NULL;
+	}
 	/* The secret pair comes from one layer, never from both. */
-	ps = io_param(io, var_names[V_SECRET]);
-	pf = io_param(io, var_names[V_SECRET_FILE]);
-	if ((ps != NULL && *ps != '\0') || (pf != NULL && *pf != '\0')) {
-		raw[V_SECRET] = ps != NULL && *ps != '\0' ? ps : NULL;
-		raw[V_SECRET_FILE] = pf != NULL && *pf != '\0' ? pf : NULL;
+	if ((req[V_SECRET] != NULL && *req[V_SECRET] != '\0') ||
+	    (req[V_SECRET_FILE] != NULL && *req[V_SECRET_FILE] != '\0')) {
+		if (req[V_SECRET] == NULL || *req[V_SECRET] == '\0')
+			raw[V_SECRET] = NULL;
+		if (req[V_SECRET_FILE] == NULL || *req[V_SECRET_FILE] == '\0')
+			raw[V_SECRET_FILE] = NULL;
 	}
 }
 
