@@ -24,7 +24,7 @@ import socket
 import stat
 import subprocess
 
-from harness import BIN, Client, Tap, Workdir
+from harness import Client, Tap, Workdir
 from servers import DEPLOY, Nginx, Site, check_log, read_text, standard_events, which
 
 tap = Tap()
@@ -63,7 +63,7 @@ tap.ok(m is not None and "@" not in text and text == unit_in.replace("@sbindir@"
 
 site = Site("systemd")
 socket_text = site.text("systemd/hookline.socket")
-service_text = site.text("systemd/hookline.service.in", values={"@sbindir@/hookline": BIN})
+service_text = site.text("systemd/hookline.service.in", values={"@sbindir@/hookline": site.bin})
 
 analyze = which("systemd-analyze")
 if analyze is None:
@@ -100,7 +100,7 @@ env.update(dict(v.split("=", 1) for k, v in svc if k == "Environment"))
 env.update({k: v for k, v in site.env().items() if k.endswith("SAN_OPTIONS")})
 journal = site.path("journal")
 argv = one(svc, "ExecStart").split()
-tap.eq(argv, [BIN], "ExecStart runs hookline without arguments")
+tap.eq(argv, [site.bin], "ExecStart runs hookline without arguments")
 proc = subprocess.Popen(["/bin/sh", "-c", 'exec 3<&0; LISTEN_PID=$$; export LISTEN_PID; exec "$0" "$@"'] + argv,
                         stdin=lsock.fileno(), stdout=open(journal, "w"), stderr=subprocess.STDOUT, env=env,
                         user=pwd.getpwnam(one(svc, "User")).pw_uid, group=grp.getgrnam(one(svc, "Group")).gr_gid,

@@ -67,8 +67,15 @@ class Site:
         self.work = Workdir("hookline-%s-" % name)
         self.dir = self.work.path
         self.paths = {}
+        # The binary under test, copied to where www-data can run it: the
+        # build tree may sit under a directory only root may enter (CI
+        # clones into a mktemp -d directory, mode 0700).
+        os.mkdir(self.path("sbin"))
+        self.bin = self.path("sbin/hookline")
+        shutil.copy(BIN, self.bin)
+        os.chmod(self.bin, 0o755)
         for prod, rel in PRODUCTION.items():
-            self.paths[prod] = BIN if rel is None else os.path.join(self.dir, rel)
+            self.paths[prod] = self.bin if rel is None else os.path.join(self.dir, rel)
         self.secret = "hl-" + secrets.token_urlsafe(24)
         self.secrets = [self.secret]
         for sub in ("etc", "log", "run", "conf", "san", "www"):
@@ -378,13 +385,13 @@ class SpawnFcgi:
         # spawn-fcgi exits once it forked: wait for each child to be
         # hookline (dropped to www-data, socket on fd 0, exec done).
         deadline = time.time() + 20
-        while time.time() < deadline and not all(self._is_hookline(p) for p in self.pids):
+        while time.time() < deadline and not all(self._is_hookline(p, site.bin) for p in self.pids):
             time.sleep(0.02)
 
     @staticmethod
-    def _is_hookline(pid):
+    def _is_hookline(pid, binary):
         try:
-            return os.path.realpath("/proc/%d/exe" % pid) == os.path.realpath(BIN)
+            return os.path.realpath("/proc/%d/exe" % pid) == os.path.realpath(binary)
         except OSError:
             return False
 
