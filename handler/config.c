@@ -78,6 +78,9 @@ entry_free(struct entry *e)
 {
 	if (e == NULL)
 		return;
+	/* The raw HOOKLINE_SECRET is the secret too: wipe it like the copy. */
+	if (e->raw[V_SECRET] != NULL)
+		OPENSSL_cleanse(e->raw[V_SECRET], strlen(e->raw[V_SECRET]));
 	for (int i = 0; i < V__MAX; i++)
 		free(e->raw[i]);
 	if (e->secret != NULL) {

@@ -70,6 +70,19 @@ is_digit(unsigned char c)
 	return c >= '0' && c <= '9';
 }
 
+/* Whether s (n bytes left) starts with the four hex digits of a \u escape. */
+static int
+hex4(const unsigned char *s, size_t n)
+{
+	if (n < 4)
+		return 0;
+	for (size_t i = 0; i < 4; i++)
+		if (!is_digit(s[i]) && (s[i] < 'a' || s[i] > 'f') &&
+		    (s[i] < 'A' || s[i] > 'F'))
+			return 0;
+	return 1;
+}
+
 /* Length of the RFC 8259 number at s (n bytes left), or 0 if malformed. */
 static size_t
 number_len(const unsigned char *s, size_t n)
@@ -111,8 +124,9 @@ number_len(const unsigned char *s, size_t n)
  * Checks what cJSON lets through but RFC 8259 does not, and what would
  * break the log's consumers: invalid UTF-8, NUL bytes, control characters
  * (cJSON treats every byte below 0x21 as whitespace, and takes raw control
- * characters inside strings), and numbers such as 01 or 1. that cJSON
- * hands to strtod.  Returns 1, or 0 with *why set.
+ * characters inside strings), \u escapes without four hex digits (cJSON
+ * reads those as \u0000), and numbers such as 01 or 1. that cJSON hands
+ * to strtod.  Returns 1, or 0 with *why set.
  */
 int
 event_json_text_ok(const unsigned char *s, size_t n, const char **why)
@@ -135,9 +149,18 @@ event_json_text_ok(const unsigned char *s, size_t n, const char **why)
 				*why = "control character in a JSON string";
 				return 0;
 			}
-			if (escaped)
+			if (escaped) {
 				escaped = 0;
-			else if (s[i] == '\\')
+				/* cJSON reads "\u12x4" as "\u0000": found by
+				 * fuzz-event, it would log a line that strict
+				 * readers refuse. */
+				if (s[i] == 'u' &&
+				    !hex4(s + i + 1, n - i - 1)) {
+					*why = "malformed \\u escape in a JSON "
+					       "string";
+					return 0;
+				}
+			} else if (s[i] == '\\')
 				escaped = 1;
 			else if (s[i] == '"')
 				in_string = 0;

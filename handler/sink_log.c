@@ -17,7 +17,8 @@
  *
  * The fdatasync(2) that makes a record durable runs after the lock is
  * released, so other writers are not held up by the disk.  New files are
- * created 0640 and their directory is synced so the new name is durable.
+ * created 0640, and every process that opens the log syncs its directory
+ * so that the name is durable before that process acknowledges anything.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +34,7 @@
 struct sink_log {
 	int fd; /* -1 when no file is open */
 	char *path; /* owned: the path fd was opened from */
+	int dir_synced; /* the name of path is known durable */
 	char note[HL_WHY_MAX];
 };
 
@@ -53,6 +55,7 @@ log_close(struct sink_log *s)
 	if (s->fd != -1)
 		close(s->fd);
 	s->fd = -1;
+	s->dir_synced = 0;
 	free(s->path);
 	s->path = NULL;
 }
@@ -77,7 +80,7 @@ sink_log_note(const struct sink_log *s)
 	return s->note;
 }
 
-/* Makes the name of a newly created file durable. */
+/* Makes the name of a file in the directory of path durable. */
 static int
 sync_dir(const char *path)
 {
@@ -127,8 +130,8 @@ log_open(struct sink_log *s, const char *path, char *why, size_t wl)
 		return HL_ECONFIG;
 	}
 	/* 0640 whatever the umask: the web server's group reads the log. */
-	if (created && (fchmod(fd, 0640) == -1 || sync_dir(path) == -1)) {
-		snprintf(why, wl, "cannot set up new log %s: %s", path,
+	if (created && fchmod(fd, 0640) == -1) {
+		snprintf(why, wl, "cannot set up log %s: %s", path,
 		    strerror(errno));
 		close(fd);
 		return HL_ESTORE;
@@ -200,8 +203,12 @@ append_locked(struct sink_log *s, const char *rec, size_t len, char *why,
 			    s->path, strerror(errno));
 			return HL_ESTORE;
 		}
-		if (last != '\n' && fstat(s->fd, &fst) == -1)
+		/* The size after the cut is what a failed write undoes to. */
+		if (last != '\n' && fstat(s->fd, &fst) == -1) {
+			snprintf(why, wl, "cannot stat log %s: %s", s->path,
+			    strerror(errno));
 			return HL_ESTORE;
+		}
 	}
 	do
 		n = write(s->fd, rec, len);
@@ -273,12 +280,23 @@ sink_log_append(struct sink_log *s, const char *pattern, enum hl_sync sync,
 		snprintf(why, wl, "log %s keeps changing under us", path);
 		return HL_ESTORE;
 	}
-	if (rc == HL_OK && sync == HL_SYNC_ALWAYS && fdatasync(s->fd) == -1) {
+	if (rc != HL_OK || sync != HL_SYNC_ALWAYS)
+		return rc;
+	/*
+	 * The directory is synced by every process that opens the file, not
+	 * only by the one that created it: another process may open a file
+	 * created an instant ago and acknowledge an event before the creator
+	 * made the new name durable.  Once per process and file, not per
+	 * event, and only when events are to be durable at all.
+	 */
+	if ((!s->dir_synced && sync_dir(path) == -1) ||
+	    fdatasync(s->fd) == -1) {
 		snprintf(why, wl, "cannot sync log %s: %s", path,
 		    strerror(errno));
 		/* The record may or may not be on disk: a retry is safe. */
 		log_close(s);
 		return HL_ESTORE;
 	}
-	return rc;
+	s->dir_synced = 1;
+	return HL_OK;
 }

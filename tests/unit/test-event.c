@@ -86,6 +86,14 @@ main(void)
 	ok(P("{\"a\":\"\xe6\xbc\"}") == HL_EJSON, "truncated 3-byte refused");
 	ok(P("{\"a\":\"\\ud800\"}") == HL_EJSON, "lone high surrogate refused");
 	ok(P("{\"a\":\"\\udc00\"}") == HL_EJSON, "lone low surrogate refused");
+	/* cJSON reads a \u escape with a non-hex digit as \u0000. */
+	ok(P("{\"a\":\"\\ud8p0\"}") == HL_EJSON,
+	    "\\u with a non-hex digit refused");
+	ok(P("{\"a\":\"\\u000p\"}") == HL_EJSON, "\\u000p refused");
+	ok(P("{\"a\":\"\\u00\"}") == HL_EJSON, "short \\u escape refused");
+	ok(P("{\"a\":\"\\u") == HL_EJSON, "\\u at the end refused");
+	ok(P("{\"a\":\"\\uABcd\\\\u\"}") == HL_OK,
+	    "\\uABcd accepted, an escaped backslash before u is no escape");
 	ok(P("{'a':1}") == HL_EJSON, "single quotes refused");
 	ok(P("{\"a\":01}") == HL_EJSON, "leading zero refused");
 	ok(P("{\"a\":1.}") == HL_EJSON, "1. refused");
