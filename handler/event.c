@@ -145,6 +145,15 @@ event_json_text_ok(const unsigned char *s, size_t n, const char **why)
 			continue;
 		}
 		if (in_string) {
+			/* Most of a body is plain text inside strings: skip
+			 * it in a tight loop (a third of the instructions). */
+			if (!escaped) {
+				while (i < n && s[i] >= 0x20 && s[i] < 0x80 &&
+				    s[i] != '"' && s[i] != '\\')
+					i++;
+				if (i == n || s[i] >= 0x80)
+					continue;
+			}
 			if (s[i] < 0x20) {
 				*why = "control character in a JSON string";
 				return 0;

@@ -97,8 +97,11 @@ record_format(char *buf, const struct hl_record *r)
 	p += 9;
 	if (len >= 3 && memcmp(body, BOM, 3) == 0)
 		body += 3, len -= 3;
-	for (size_t i = 0; i < len; i++)
-		p[i] = body[i] == '\r' || body[i] == '\n' ? ' ' : body[i];
+	memcpy(p, body, len);
+	for (char *q = p; (q = memchr(q, '\n', (size_t)(p + len - q))) != NULL;)
+		*q++ = ' ';
+	for (char *q = p; (q = memchr(q, '\r', (size_t)(p + len - q))) != NULL;)
+		*q++ = ' ';
 	p += len;
 	*p++ = '}';
 	*p++ = '\n';
