@@ -35,6 +35,9 @@ struct sink_log {
 	int fd; /* -1 when no file is open */
 	char *path; /* owned: the path fd was opened from */
 	int dir_synced; /* the name of path is known durable */
+	dev_t dev; /* the open file's identity, to notice rotation */
+	ino_t ino;
+	off_t end; /* where our last record ended, -1 if unknown */
 	char note[HL_WHY_MAX];
 };
 
@@ -56,6 +59,7 @@ log_close(struct sink_log *s)
 		close(s->fd);
 	s->fd = -1;
 	s->dir_synced = 0;
+	s->end = -1;
 	free(s->path);
 	s->path = NULL;
 }
@@ -142,18 +146,22 @@ log_open(struct sink_log *s, const char *path, char *why, size_t wl)
 		return HL_EINTERNAL;
 	}
 	s->fd = fd;
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
+	s->end = -1;
 	return HL_OK;
 }
 
 /*
  * Cuts a torn record (one not ending in '\n') off the end of the file,
- * which is size bytes long.  The caller holds the lock.
+ * which is *size bytes long; *size gets the new length.  The caller holds
+ * the lock.
  */
 static int
-cut_torn_tail(struct sink_log *s, off_t size)
+cut_torn_tail(struct sink_log *s, off_t *size)
 {
 	char buf[4096];
-	off_t end = size, start;
+	off_t end = *size, start;
 	ssize_t n;
 
 	while (end > 0) {
@@ -171,7 +179,8 @@ found:
 	snprintf(s->note, sizeof(s->note),
 	    "cut %lld bytes of a torn record "
 	    "(a writer died mid-write) off the end of %s",
-	    (long long)(size - end), s->path);
+	    (long long)(*size - end), s->path);
+	*size = end;
 	return ftruncate(s->fd, end);
 }
 
@@ -184,44 +193,40 @@ static enum hl_err
 append_locked(struct sink_log *s, const char *rec, size_t len, char *why,
     size_t wl)
 {
-	struct stat fst, pst;
+	struct stat st;
+	off_t size;
 	ssize_t n;
 	char last;
 
-	if (fstat(s->fd, &fst) == -1) {
-		snprintf(why, wl, "cannot stat log %s: %s", s->path,
+	/* One stat of the path tells both whether the file was rotated away
+	 * (no file there, or another one) and how long it is. */
+	if (stat(s->path, &st) == -1 || st.st_dev != s->dev ||
+	    st.st_ino != s->ino)
+		return HL_ERR__MAX;
+	size = st.st_size;
+	/* Where our own last record ended, the file ends in '\n'. */
+	if (size > 0 && size != s->end &&
+	    (pread(s->fd, &last, 1, size - 1) != 1 ||
+	        (last != '\n' && cut_torn_tail(s, &size) == -1))) {
+		snprintf(why, wl, "cannot check the end of log %s: %s", s->path,
 		    strerror(errno));
 		return HL_ESTORE;
-	}
-	if (stat(s->path, &pst) == -1 || pst.st_dev != fst.st_dev ||
-	    pst.st_ino != fst.st_ino)
-		return HL_ERR__MAX;
-	if (fst.st_size > 0) {
-		if (pread(s->fd, &last, 1, fst.st_size - 1) != 1 ||
-		    (last != '\n' && cut_torn_tail(s, fst.st_size) == -1)) {
-			snprintf(why, wl, "cannot check the end of log %s: %s",
-			    s->path, strerror(errno));
-			return HL_ESTORE;
-		}
-		/* The size after the cut is what a failed write undoes to. */
-		if (last != '\n' && fstat(s->fd, &fst) == -1) {
-			snprintf(why, wl, "cannot stat log %s: %s", s->path,
-			    strerror(errno));
-			return HL_ESTORE;
-		}
 	}
 	do
 		n = write(s->fd, rec, len);
 	while (n == -1 && errno == EINTR);
-	if (n == (ssize_t)len)
+	if (n == (ssize_t)len) {
+		s->end = size + (off_t)len;
 		return HL_OK;
+	}
 	if (n >= 0)
 		errno = ENOSPC;
 	snprintf(why, wl, "cannot write to log %s: %s", s->path,
 	    strerror(errno));
-	/* Leave no partial record behind; if this fails, the next append cuts
-	 * it. */
-	(void)!ftruncate(s->fd, fst.st_size);
+	/* Leave no partial record behind; if this fails, the next append
+	 * cuts it. */
+	(void)!ftruncate(s->fd, size);
+	s->end = -1;
 	return HL_ESTORE;
 }
 

@@ -31,6 +31,7 @@ stopping the server whose processes hold the log open.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -172,7 +173,15 @@ def cgi_run(log, user=None, shim_fail=None, trace=None):
     if shim_fail:
         env.update({"LD_PRELOAD": SHIM, "HLSHIM_DIR": os.path.dirname(log), "HLSHIM_FAIL": shim_fail,
                     "ASAN_OPTIONS": "verify_asan_link_order=0:detect_leaks=1"})
-    p = subprocess.run([harness.BIN], input=body, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    binary = harness.BIN
+    if user is not None:
+        # Another user may not reach the build tree (CI clones into a
+        # mktemp -d directory, mode 0700): run a copy it can reach.
+        binary = os.path.join(base, "hookline-copy")
+        if not os.path.exists(binary):
+            shutil.copy(harness.BIN, binary)
+            os.chmod(binary, 0o755)
+    p = subprocess.run([binary], input=body, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        timeout=60, user=user)
     status = int(p.stdout.split(b"\r\n")[0].split()[1]) if p.stdout.startswith(b"Status: ") else 0
     err = p.stderr.decode(errors="replace")
