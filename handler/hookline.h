@@ -177,6 +177,11 @@ void plugin_unload_all(void);
 
 /* ---- serve.c ----------------------------------------------------------- */
 
+struct hl_server;
+
+struct hl_server *serve_new(void);
+void serve_free(struct hl_server *);
+enum hl_err serve_request(struct hl_server *, struct hl_io *);
 int serve_cgi(void);
 int serve_fcgi(void);
 

@@ -23,7 +23,7 @@ extern char **environ;
 #define KEEP_BYTES (64 * 1024)
 
 /* What lives from one request to the next. */
-struct ctx {
+struct hl_server {
 	struct hl_config_cache *config;
 	struct sink_log *log;
 	struct hl_buf body;
@@ -32,22 +32,34 @@ struct ctx {
 
 static volatile sig_atomic_t stopping;
 
-static int
-ctx_init(struct ctx *c)
+/* A server with nothing cached yet, or NULL when out of memory. */
+struct hl_server *
+serve_new(void)
 {
-	memset(c, 0, sizeof(*c));
+	struct hl_server *c = calloc(1, sizeof(*c));
+
+	if (c == NULL)
+		return NULL;
 	c->config = config_cache_new();
 	c->log = sink_log_new();
-	return c->config != NULL && c->log != NULL ? 0 : -1;
+	if (c->config == NULL || c->log == NULL) {
+		serve_free(c);
+		return NULL;
+	}
+	return c;
 }
 
-static void
-ctx_fini(struct ctx *c)
+/* Closes the log, wipes the secrets and frees; NULL does nothing. */
+void
+serve_free(struct hl_server *c)
 {
+	if (c == NULL)
+		return;
 	config_cache_free(c->config);
 	sink_log_free(c->log);
 	free(c->body.p);
 	free(c->rec.p);
+	free(c);
 }
 
 /*
@@ -86,7 +98,7 @@ check_signature(const struct hl_io *io, const struct hl_config *cfg,
 
 /* Formats the event's line and appends it to the log. */
 static enum hl_err
-store_log(struct ctx *c, struct hl_io *io, const struct hl_config *cfg,
+store_log(struct hl_server *c, struct hl_io *io, const struct hl_config *cfg,
     const struct hl_event *ev, const char *sig, char *why, size_t wl)
 {
 	struct hl_record r;
@@ -116,7 +128,7 @@ store_log(struct ctx *c, struct hl_io *io, const struct hl_config *cfg,
  * 503 asks for is deduplicated by its id.
  */
 static enum hl_err
-store(struct ctx *c, struct hl_io *io, const struct hl_config *cfg,
+store(struct hl_server *c, struct hl_io *io, const struct hl_config *cfg,
     const struct hl_event *ev, const char *sig, const char *scheme, char *why,
     size_t wl)
 {
@@ -138,9 +150,12 @@ store(struct ctx *c, struct hl_io *io, const struct hl_config *cfg,
 	    why, wl);
 }
 
-/* Serves one request on io, start to finish. */
-static void
-handle(struct ctx *c, struct hl_io *io)
+/*
+ * Serves one request on io, start to finish: reads it, answers it, and
+ * logs why when the answer is not 200.  Returns the outcome.
+ */
+enum hl_err
+serve_request(struct hl_server *c, struct hl_io *io)
 {
 	char why[HL_WHY_MAX] = "", out[512];
 	const char *swhy = NULL, *sig = NULL, *scheme = NULL, *method, *remote,
@@ -186,6 +201,7 @@ done:
 	event_clear(&ev);
 	buf_release(&c->body, KEEP_BYTES);
 	buf_release(&c->rec, KEEP_BYTES);
+	return rc;
 }
 
 /* Serves the one request of a CGI process. Returns the exit status. */
@@ -193,16 +209,15 @@ int
 serve_cgi(void)
 {
 	struct hl_io io = {NULL, environ};
-	struct ctx c;
+	struct hl_server *c;
 
-	if (ctx_init(&c) == -1) {
+	if ((c = serve_new()) == NULL) {
 		io_log(&io, "out of memory at start");
-		ctx_fini(&c);
 		return 1;
 	}
-	handle(&c, &io);
+	serve_request(c, &io);
 	plugin_unload_all();
-	ctx_fini(&c);
+	serve_free(c);
 	return 0;
 }
 
@@ -227,12 +242,12 @@ serve_fcgi(void)
 	FCGX_Request req;
 	struct sigaction sa;
 	sigset_t stops;
-	struct ctx c;
+	struct hl_server *c;
 	int rc = 0;
 
 	if (FCGX_Init() != 0 ||
 	    FCGX_InitRequest(&req, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0 ||
-	    ctx_init(&c) == -1) {
+	    (c = serve_new()) == NULL) {
 		io_log(NULL, "cannot initialise FastCGI");
 		return 1;
 	}
@@ -256,13 +271,13 @@ serve_fcgi(void)
 		}
 		sigprocmask(SIG_BLOCK, &stops, NULL);
 		struct hl_io io = {&req, req.envp};
-		handle(&c, &io);
+		serve_request(c, &io);
 		FCGX_Finish_r(&req);
 	}
 	if (rc != 0)
 		io_log(NULL, "FastCGI accept failed; exiting");
 	FCGX_Free(&req, 1);
 	plugin_unload_all();
-	ctx_fini(&c);
+	serve_free(c);
 	return rc;
 }

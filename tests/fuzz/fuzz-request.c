@@ -1,10 +1,7 @@
 /*
  * fuzz-request: a whole request, from CGI parameters and a body to the
- * answer and the log, through the very code of serve.c's handle().
- *
- * handle() is static in serve.c, and this target must not change serve.c:
- * it includes serve.c, the way lighttpd's src/t/ tests reach a file's
- * statics.  The request runs as CGI (no FastCGI stream): its parameters
+ * answer and the log, through serve_request(), the very function
+ * hookline's FastCGI loop calls.  The request runs as CGI (no FastCGI stream): its parameters
  * are the input's, its body is on fd 0 (a memfd) and its answer goes to
  * fd 1 (another memfd); the context (configuration cache, open log) lives
  * from one input to the next, as in the FastCGI loop.
@@ -44,7 +41,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "../../handler/serve.c"
+#include "hookline.h"
 #include "oracle.h"
 
 #define CHECK(c)                                                               \
@@ -63,7 +60,7 @@
 
 static char dir[] = "/dev/shm/hookline-fuzz-request-XXXXXX";
 static char events[128];
-static struct ctx c;
+static struct hl_server *srv;
 static int ready;
 
 static void
@@ -115,7 +112,7 @@ setup(void)
 	CHECK(dup2(in, 0) == 0 && dup2(out, 1) == 1);
 	close(in);
 	close(out);
-	CHECK(ctx_init(&c) == 0);
+	CHECK((srv = serve_new()) != NULL);
 	ready = 1;
 }
 
@@ -321,7 +318,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	io.fcgx = NULL;
 	io.params = params;
-	handle(&c, &io);
+	serve_request(srv, &io);
 
 	got = pread(1, answer, sizeof(answer) - 1, 0);
 	CHECK(got > 0);
