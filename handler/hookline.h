@@ -4,8 +4,9 @@
  * One module per job: io.c (FastCGI or CGI transport), request.c (method,
  * length, body), config.c (HOOKLINE_* settings), sig.c (signature check),
  * event.c (JSON validation, event id), record.c (log line), sink_log.c (the
- * event log), answer.c (error table and HTTP answer), serve.c (the
- * per-request pipeline and the accept loop).  main.c only starts it.
+ * event log), plugin.c (the plugin sink, see hookline/plugin.h), answer.c
+ * (error table and HTTP answer), serve.c (the per-request pipeline and the
+ * accept loop).  main.c only starts it.
  */
 #ifndef HOOKLINE_H
 #define HOOKLINE_H

@@ -213,7 +213,7 @@ def lighttpd_env(d):
 
 
 class Workdir:
-    """A temporary directory removed at exit unless the test failed."""
+    """A temporary directory, removed at exit unless HOOKLINE_KEEP_TMP is set."""
 
     def __init__(self, prefix="hookline-it-"):
         self.path = tempfile.mkdtemp(prefix=prefix)
