@@ -29,8 +29,8 @@ extern "C" {
  * changes only add at the end of structs, and hookline refuses a plugin
  * built against a newer minor than its own.
  */
-#define HOOKLINE_PLUGIN_ABI_MAJOR 1
-#define HOOKLINE_PLUGIN_ABI_MINOR 0
+#define HOOKLINE_PLUGIN_ABI_MAJOR 1u
+#define HOOKLINE_PLUGIN_ABI_MINOR 0u
 
 /* The name of the one symbol a plugin exports. */
 #define HOOKLINE_PLUGIN_ENTRY "hookline_plugin_entry"
