@@ -12,6 +12,7 @@ import hmac
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -303,6 +304,49 @@ def check_clean_shutdown(tap, server):
     server.stop()
     tap.ok(sanitizer_reports(server.dir) == "", "no sanitizer report",
            sanitizer_reports(server.dir)[:3000])
+
+
+VALGRIND = ["valgrind", "--leak-check=full", "--show-leak-kinds=definite,indirect",
+            "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=99"]
+
+
+class ValgrindFcgi:
+    """hookline's FastCGI loop under valgrind, its listening Unix socket on
+    fd 0 the way spawn-fcgi and systemd hand it over (self.socket, for a
+    Lighttpd(fcgi_socket=...)).  env: hookline's process environment."""
+
+    def __init__(self, env, workdir):
+        self.socket = os.path.join(workdir, "hookline.sock")
+        self.log = os.path.join(workdir, "valgrind.log")
+        lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        lsock.bind(self.socket)
+        lsock.listen(64)
+        self.proc = subprocess.Popen(VALGRIND + ["--log-file=" + self.log, BIN], stdin=lsock.fileno(),
+                                     env=child_env(env), stdout=subprocess.DEVNULL,
+                                     stderr=open(os.path.join(workdir, "stderr"), "w"))
+        lsock.close()
+        atexit.register(self.kill)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def finish(self, tap):
+        """SIGTERM, then checks the clean exit and valgrind's report."""
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            rc = self.proc.returncode
+        with open(self.log) as f:
+            report = f.read()
+        tap.eq(rc, 0, "SIGTERM ends the FastCGI loop with status 0 (99 = valgrind found errors)")
+        tap.ok("ERROR SUMMARY: 0 errors" in report, "valgrind: 0 errors", report[-3000:])
+        for kind in ("definitely", "indirectly"):
+            m = re.search(r"%s lost: ([\d,]+) bytes" % kind, report)
+            tap.ok(m is None or m.group(1) == "0", "valgrind: nothing %s lost" % kind, report[-3000:])
 
 
 def cgi(env, body=b"", stdin=None, extra=None):
