@@ -41,10 +41,13 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
+
+# Loopback ports and readiness, as the integration tests do them.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
+from harness import free_port, wait_port  # noqa: E402
 
 # A secret of the bench's choosing: it signs the sample event, nothing else.
 SECRET = "bench-only-secret-4b1d9e"
@@ -103,25 +106,6 @@ def log(msg):
 
 
 # ---- small helpers ---------------------------------------------------------
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, proc, seconds=20):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 def children(pid):
