@@ -15,7 +15,8 @@ not depend on the noise at all.
            SYNC=always under lighttpd, adnanh/webhook with an HMAC rule and
            a sh command appending the body; wrk + bench/post.lua at 1, 4,
            16, 64 connections, the scenarios in rotated order at each count
-  durable  hookline SYNC=always, 4 processes against 1, at 16 connections
+  durable  hookline SYNC=always (group commit) against SYNC=each (one
+           fdatasync per event), 4 processes each, at 1, 4, 16, 64 connections
   rss      hookline SYNC=none: VmRSS before and after a bounded 100k run
   cgi      bench/cgi-loop: hookline and /bin/true spawned alternately;
            hyperfine as a cross-check
@@ -42,6 +43,7 @@ import re
 import shutil
 import signal
 import subprocess
+import struct
 import sys
 import time
 
@@ -56,7 +58,7 @@ SCENARIOS = [
     # key, label, kind
     ("noop", "lighttpd + no-op FastCGI (floor)", "fcgi"),
     ("hl-none", "hookline, SYNC=none", "fcgi"),
-    ("hl-always", "hookline, SYNC=always", "fcgi"),
+    ("hl-always", "hookline, SYNC=always (group commit)", "fcgi"),
     ("webhook", "adnanh/webhook + sh append", "webhook"),
 ]
 FCGI_PROCS = 4
@@ -324,6 +326,8 @@ class Bench:
         os.chmod(self.work, 0o755)
         self.seconds = int(os.environ.get("BENCH_SECONDS") or (1 if self.smoke else 10))
         self.conns = [1, 16] if self.smoke else [1, 4, 16, 64]
+        self.durable_conns = self.conns
+        self.durable_ratio = {}  # conns -> always / each
         self.ncpu = os.cpu_count() or 2
         self.body_path = os.path.join(self.top, "tests/vectors/hotglue-job-completed.json")
         with open(self.body_path, "rb") as f:
@@ -389,10 +393,34 @@ class Bench:
         r["sockerr"] = int(r["connect"] + r["read"] + r["write"] + r["timeout"])
         return r
 
+    @staticmethod
+    def cpu_busy():
+        """Seconds of CPU time the whole machine spent busy so far (all
+        CPUs, /proc/stat: everything but idle and iowait)."""
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:9]]
+        return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def gsync_counters(log_path):
+        """hookline's group-commit counters for a log file (handler/gsync.c:
+        tickets taken, fdatasyncs made), or None."""
+        try:
+            st = os.stat(log_path)
+            with open("/dev/shm/hookline-gsync1-%d-%d-%d" % (os.geteuid(), st.st_dev, st.st_ino), "rb") as f:
+                seq, _, syncs = struct.unpack("<QQQ", f.read(24))
+            return seq, syncs
+        except (OSError, struct.error):
+            return None
+
     def point(self, srv, conns, seconds):
         # The previous point of this server ended with a settle().
         before = srv.log.count() if srv.log else None
+        busy = self.cpu_busy()
         r = self.wrk(srv.url, conns, seconds)
+        # Whole machine (wrk and the web server included), so only
+        # differences between scenarios of one run mean anything.
+        r["cpu_us"] = (self.cpu_busy() - busy) * 1e6 / r["requests"] if r["requests"] else 0.0
         if srv.log:
             r["lines"] = srv.log.settle() - before
         else:
@@ -464,7 +492,7 @@ class Bench:
         med = lambda xs: sorted(xs)[len(xs) // 2] if len(xs) % 2 else \
             (sorted(xs)[len(xs) // 2 - 1] + sorted(xs)[len(xs) // 2]) / 2
         r = {"slices": sl, "n": len(sl), "conns": sl[0]["conns"]}
-        for k in ("rps", "p50_us", "p90_us", "p99_us"):
+        for k in ("rps", "p50_us", "p90_us", "p99_us", "cpu_us"):
             r[k] = med([x[k] for x in sl])
         r["rps_min"] = min(x["rps"] for x in sl)
         r["rps_max"] = max(x["rps"] for x in sl)
@@ -501,25 +529,36 @@ class Bench:
         self.rss_after = {s.key: s.rss() for s in self.servers}
 
     def run_durable(self):
-        """SYNC=always with 4 processes (the matrix's server) and with 1, at
-        16 connections: one fdatasync per event today."""
-        four = next(s for s in self.servers if s.key == "hl-always")
-        lp = os.path.join(self.work, "hl-always-1p", "events.jsonl")
-        one = LighttpdFcgi(self.work, "hl-always-1p", "hookline, SYNC=always, 1 process", self.hookline,
-                           {"HOOKLINE_SECRET": SECRET, "HOOKLINE_LOG": lp, "HOOKLINE_SYNC": "always"},
-                           procs=1, log_path=lp)
-        self.servers.append(one)
+        """Group commit against one fdatasync per event: the matrix's
+        hl-always pool (SYNC=always, processes share syncs) and a pool with
+        SYNC=each (every event its own fdatasync), same process count, in
+        turn slice by slice, at each connection count."""
+        group = next(s for s in self.servers if s.key == "hl-always")
+        lp = os.path.join(self.work, "hl-each", "events.jsonl")
+        each = LighttpdFcgi(self.work, "hl-each", "hookline, SYNC=each", self.hookline,
+                            {"HOOKLINE_SECRET": SECRET, "HOOKLINE_LOG": lp, "HOOKLINE_SYNC": "each"},
+                            log_path=lp)
+        self.servers.append(each)
         if not self.smoke:
-            self.point(one, 4, 1)
-        res = self.interleaved([four, one], 16)
+            self.point(each, 4, 1)
         self.durable = []
-        for key, procs in (("hl-always", 4), ("hl-always-1p", 1)):
-            r = res[key]
-            r["procs"] = procs
-            self.durable.append(r)
-            log("durable %d proc(s) c=16: %.0f req/s p99 %.2f ms" % (procs, r["rps"], r["p99_us"] / 1e3))
-        self.durable_ratio = self.paired_ratio(res["hl-always"], res["hl-always-1p"])
-        one.stop()
+        for i, c in enumerate(self.durable_conns):
+            pools = {"hl-always": group, "hl-each": each}
+            before = {k: self.gsync_counters(v.log.path) for k, v in pools.items()}
+            res = self.interleaved([group, each], c, shift=i)
+            for key in ("hl-always", "hl-each"):
+                r = res[key]
+                r["key"] = key
+                # Events per fdatasync; SYNC=each makes one per event.
+                b, a = before[key], self.gsync_counters(pools[key].log.path)
+                r["per_sync"] = (a[0] - b[0]) / (a[1] - b[1]) if a and b and a[1] > b[1] else 1.0
+                self.durable.append(r)
+                log("durable %-9s c=%-3d %.0f req/s p99 %.2f ms" % (key, c, r["rps"], r["p99_us"] / 1e3))
+                self.check(r["non2xx"] == 0 and r["ok2xx"] > 0 and r["lines_ok"],
+                           "durable %s c=%d: %d non-2xx, %d 2xx, %s log lines"
+                           % (key, c, r["non2xx"], r["ok2xx"], r["lines"]))
+            self.durable_ratio[c] = self.paired_ratio(res["hl-always"], res["hl-each"])
+        each.stop()
 
     def run_rss(self):
         """A fresh hookline pool (SYNC=none): VmRSS at start, after a
@@ -777,12 +816,15 @@ class Bench:
 
     def plot(self, png):
         data = os.path.join(self.work, "plot.dat")
-        keys = [s[0] for s in SCENARIOS]
+        keys = [s[0] for s in SCENARIOS] + ["hl-each"]
+        rps = {(k, c): r["rps"] for (k, c), r in self.results.items()}
+        rps.update({("hl-each", r["conns"]): r["rps"] for r in self.durable if r["key"] == "hl-each"})
         with open(data, "w") as f:
             f.write("# conns " + " ".join(keys) + "\n")
             for c in self.conns:
-                f.write("%d %s\n" % (c, " ".join("%.1f" % self.results[(k, c)]["rps"] for k in keys)))
+                f.write("%d %s\n" % (c, " ".join("%.1f" % rps[(k, c)] for k in keys)))
         labels = {s[0]: s[1] for s in SCENARIOS}
+        labels["hl-each"] = "hookline, SYNC=each (no group commit)"
         plots = ", ".join("'%s' using 1:%d with linespoints lw 2 pt 7 title '%s'" % (data, i + 2, labels[k])
                           for i, k in enumerate(keys))
         script = "\n".join([
@@ -844,11 +886,15 @@ class Bench:
           "(libfcgi FCGX: reads the body, answers 204): the floor of the FastCGI path." % FCGI_PROCS)
         w("- **hl-none** / **hl-always**: hookline under the same lighttpd setup, "
           "`HOOKLINE_SECRET` and `HOOKLINE_LOG` in `bin-environment`, `HOOKLINE_SYNC=none` "
-          "(page cache only) and `always` (fdatasync before the 200). Logs on %s." % self.fs)
+          "(page cache only) and `always` (fdatasync before the 200, shared between the processes: "
+          "group commit). Logs on %s." % self.fs)
         w("- **webhook**: adnanh/webhook %s, one hook with a `payload-hmac-sha1` trigger "
           "rule on `X-Hub-Signature`, `include-command-output-in-response: true`, command "
           "`/bin/sh` script appending the raw body (`raw-request-body`) with `printf >>` "
           "(one exec per event, no fsync)." % self.webhook_version)
+        w("- CPU us/req: CPU time the whole machine spent busy during the slice (/proc/stat: all "
+          "but idle and iowait; wrk, lighttpd and the neighbours included) over the requests "
+          "served. Only differences between scenarios mean something.")
         w("- non-2xx: wrk's count of answers above 399. Log lines: lines added to the "
           "scenario's log during the point, counted after the server went quiet; the "
           "check is lines >= 2xx and lines - 2xx <= connections (+ wrk timeouts/read "
@@ -861,14 +907,14 @@ class Bench:
           "the medians over the slices (min-max of req/s and the worst slice's p99 shown for the "
           "noise); counts are totals." % (n, secs))
         w("")
-        w("| scenario | conns | req/s | req/s min-max | p50 ms | p90 ms | p99 ms | worst p99 ms | non-2xx | socket errors | 2xx | log lines | lines check |")
-        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+        w("| scenario | conns | req/s | req/s min-max | p50 ms | p90 ms | p99 ms | worst p99 ms | CPU us/req | non-2xx | socket errors | 2xx | log lines | lines check |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
         for key, label, _ in SCENARIOS:
             for c in self.conns:
                 r = self.results[(key, c)]
-                w("| %s | %d | %.0f | %.0f-%.0f | %.2f | %.2f | %.2f | %.2f | %d | %d | %d | %s | %s |" % (
+                w("| %s | %d | %.0f | %.0f-%.0f | %.2f | %.2f | %.2f | %.2f | %.0f | %d | %d | %d | %s | %s |" % (
                     key, c, r["rps"], r["rps_min"], r["rps_max"], r["p50_us"] / 1e3, r["p90_us"] / 1e3,
-                    r["p99_us"] / 1e3, r["p99_max_us"] / 1e3, r["non2xx"], r["sockerr"], r["ok2xx"],
+                    r["p99_us"] / 1e3, r["p99_max_us"] / 1e3, r["cpu_us"], r["non2xx"], r["sockerr"], r["ok2xx"],
                     "-" if r["lines"] is None else r["lines"],
                     "-" if r["lines_ok"] is None else ("ok" if r["lines_ok"] else "**MISMATCH**")))
         w("")
@@ -913,25 +959,35 @@ class Bench:
         w("| CGI <= 1.5x the time of exec'ing /bin/true | %.0f / %.0f us (median) = %.2fx | %s |" % (
             self.cgi["hookline"]["median_us"], self.cgi["true"]["median_us"], self.cgi["ratio"],
             "yes" if self.cgi["ratio"] <= 1.5 else "no"))
+        gains = [self.durable_ratio[c] for c in self.durable_conns if c > 1]
+        w("| group commit: durable throughput against one fdatasync per event | always / each = %s "
+          "(at %s connections) | %s |" % (
+              ", ".join("%.2f" % self.durable_ratio[c] for c in self.durable_conns),
+              ", ".join(str(c) for c in self.durable_conns),
+              "yes" if gains and min(gains) > 1.0 else "no"))
         w("| RSS flat over %dk requests (each process grows <= 64 KiB) | %s -> %s KiB | %s |" % (
             rr["limit"] // 1000, fmt_rss(list(rr["warmed"].values())), fmt_rss(list(rr["after"].values())),
             "yes" if growth and max(growth) <= 64 and len(rr["alive"]) == len(rr["pids"]) else "no"))
         w("")
         # Durable
-        w("## Durable throughput (SYNC=always, 16 connections)")
+        w("## Durable throughput: group commit against one sync per event")
         w("")
-        w("Today every event gets its own fdatasync (after the flock is released). The 4-process "
-          "pool is the matrix's hl-always server; the 1-process pool ran in turn with it, slice by "
-          "slice. Re-run after group commit to compare.")
+        w("Both pools have %d hookline processes appending to one log on %s and answer 200 only "
+          "after an fdatasync that began after the event was written. **always** (the default) "
+          "shares syncs between processes (group commit, `handler/gsync.c`): a process whose "
+          "record another process's finished sync already covers does not sync again. **each** "
+          "gives every event its own fdatasync. The two ran in turn, slice by slice, at each "
+          "connection count." % (FCGI_PROCS, self.fs))
         w("")
-        w("| hookline processes | req/s | req/s min-max | p50 ms | p99 ms | non-2xx | 2xx | log lines |")
-        w("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        w("| SYNC | conns | req/s | req/s min-max | p50 ms | p99 ms | events per fdatasync | CPU us per event | non-2xx | 2xx | log lines |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for r in self.durable:
-            w("| %d | %.0f | %.0f-%.0f | %.2f | %.2f | %d | %d | %d |" % (
-                r["procs"], r["rps"], r["rps_min"], r["rps_max"], r["p50_us"] / 1e3, r["p99_us"] / 1e3,
-                r["non2xx"], r["ok2xx"], r["lines"]))
+            w("| %s | %d | %.0f | %.0f-%.0f | %.2f | %.2f | %.2f | %.0f | %d | %d | %d |" % (
+                r["key"][3:], r["conns"], r["rps"], r["rps_min"], r["rps_max"], r["p50_us"] / 1e3,
+                r["p99_us"] / 1e3, r["per_sync"], r["cpu_us"], r["non2xx"], r["ok2xx"], r["lines"]))
         w("")
-        w("4 processes / 1 process: %.2f (median of paired slices)." % self.durable_ratio)
+        w("always / each (median of paired slices): %s." % ", ".join(
+            "%.2f at %d connections" % (self.durable_ratio[c], c) for c in self.durable_conns))
         w("")
         # RSS
         w("## RSS over a bounded run (SYNC=none)")

@@ -355,9 +355,13 @@ entry_build(struct entry **out, const char *raw[V__MAX], char *why, size_t wl)
 	if (raw[V_SYNC] != NULL) {
 		if (strcmp(raw[V_SYNC], "none") == 0)
 			c->sync = HL_SYNC_NONE;
+		else if (strcmp(raw[V_SYNC], "group") == 0)
+			c->sync = HL_SYNC_GROUP;
+		else if (strcmp(raw[V_SYNC], "each") == 0)
+			c->sync = HL_SYNC_EACH;
 		else if (strcmp(raw[V_SYNC], "always") != 0) {
 			snprintf(why, wl,
-			    "HOOKLINE_SYNC must be always or "
+			    "HOOKLINE_SYNC must be always, group, each or "
 			    "none, not \"%.40s\"",
 			    raw[V_SYNC]);
 			goto fail;

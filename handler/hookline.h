@@ -4,7 +4,7 @@
  * One module per job: io.c (FastCGI or CGI transport), request.c (method,
  * length, body), config.c (HOOKLINE_* settings), sig.c (signature check),
  * event.c (JSON validation, event id), record.c (log line), sink_log.c (the
- * event log), plugin.c (the plugin sink, see hookline/plugin.h), answer.c
+ * event log), gsync.c (fdatasyncs shared between processes), plugin.c (the plugin sink, see hookline/plugin.h), answer.c
  * (error table and HTTP answer), serve.c (the per-request pipeline and the
  * accept loop).  main.c only starts it.
  */
@@ -67,7 +67,11 @@ void io_log(struct hl_io *, const char *, ...)
 
 /* ---- config.c ---------------------------------------------------------- */
 
-enum hl_sync { HL_SYNC_ALWAYS, HL_SYNC_NONE };
+/*
+ * always: fdatasync before 2xx, shared between processes where that pays
+ * (gsync.c); group: always shared; each: one fdatasync per record.
+ */
+enum hl_sync { HL_SYNC_ALWAYS, HL_SYNC_GROUP, HL_SYNC_EACH, HL_SYNC_NONE };
 enum hl_alg { HL_ALG_NONE, HL_ALG_SHA1, HL_ALG_SHA256 };
 
 /*
@@ -165,6 +169,16 @@ void sink_log_free(struct sink_log *);
 enum hl_err sink_log_append(struct sink_log *, const char *, enum hl_sync,
     const struct timespec *, const char *, size_t, char *, size_t);
 const char *sink_log_note(const struct sink_log *);
+
+/* ---- gsync.c ----------------------------------------------------------- */
+
+struct gsync;
+
+int gsync_worth(int);
+struct gsync *gsync_open(dev_t, ino_t);
+void gsync_close(struct gsync *);
+void gsync_forget(dev_t, ino_t);
+int gsync_sync(struct gsync *, int);
 
 /* ---- plugin.c --------------------------------------------------------- */
 

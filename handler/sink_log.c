@@ -16,7 +16,8 @@
  *    append leaves no torn line either.
  *
  * The fdatasync(2) that makes a record durable runs after the lock is
- * released, so other writers are not held up by the disk.  New files are
+ * released, so other writers are not held up by the disk, and is shared
+ * with the other processes appending to the same file (gsync.c).  New files are
  * created 0640, and every process that opens the log syncs its directory
  * so that the name is durable before that process acknowledges anything.
  */
@@ -38,6 +39,8 @@ struct sink_log {
 	dev_t dev; /* the open file's identity, to notice rotation */
 	ino_t ino;
 	off_t end; /* where our last record ended, -1 if unknown */
+	struct gsync *gs; /* shared syncs, NULL if none (yet) */
+	int gs_tried; /* gsync_open was called for this file */
 	char note[HL_WHY_MAX];
 };
 
@@ -59,6 +62,9 @@ log_close(struct sink_log *s)
 		close(s->fd);
 	s->fd = -1;
 	s->dir_synced = 0;
+	gsync_close(s->gs);
+	s->gs = NULL;
+	s->gs_tried = 0;
 	s->end = -1;
 	free(s->path);
 	s->path = NULL;
@@ -266,6 +272,9 @@ sink_log_append(struct sink_log *s, const char *pattern, enum hl_sync sync,
 	}
 	/* A few tries: each retry means the file was just rotated away. */
 	for (int tries = 0; tries < 4; tries++) {
+		/* A strftime pattern moved on to a new file. */
+		if (s->gs != NULL && strcmp(s->path, path) != 0)
+			gsync_forget(s->dev, s->ino);
 		if ((s->fd == -1 || strcmp(s->path, path) != 0) &&
 		    (rc = log_open(s, path, why, wl)) != HL_OK)
 			return rc;
@@ -279,13 +288,16 @@ sink_log_append(struct sink_log *s, const char *pattern, enum hl_sync sync,
 		flock(s->fd, LOCK_UN);
 		if (rc != HL_ERR__MAX)
 			break;
+		/* Rotated away: nobody will open that file by its path again. */
+		if (s->gs != NULL)
+			gsync_forget(s->dev, s->ino);
 		log_close(s);
 	}
 	if (rc == HL_ERR__MAX) {
 		snprintf(why, wl, "log %s keeps changing under us", path);
 		return HL_ESTORE;
 	}
-	if (rc != HL_OK || sync != HL_SYNC_ALWAYS)
+	if (rc != HL_OK || sync == HL_SYNC_NONE)
 		return rc;
 	/*
 	 * The directory is synced by every process that opens the file, not
@@ -294,8 +306,14 @@ sink_log_append(struct sink_log *s, const char *pattern, enum hl_sync sync,
 	 * made the new name durable.  Once per process and file, not per
 	 * event, and only when events are to be durable at all.
 	 */
+	if (!s->gs_tried) {
+		if (sync == HL_SYNC_GROUP ||
+		    (sync == HL_SYNC_ALWAYS && gsync_worth(s->fd)))
+			s->gs = gsync_open(s->dev, s->ino);
+		s->gs_tried = 1;
+	}
 	if ((!s->dir_synced && sync_dir(path) == -1) ||
-	    fdatasync(s->fd) == -1) {
+	    gsync_sync(s->gs, s->fd) == -1) {
 		snprintf(why, wl, "cannot sync log %s: %s", path,
 		    strerror(errno));
 		/* The record may or may not be on disk: a retry is safe. */

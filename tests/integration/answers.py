@@ -121,7 +121,7 @@ tap.ok(r.headers.get("retry-after", "").isdigit(), "503 has Retry-After", r.head
 c.close()
 check_clean_shutdown(tap, srv)
 err = srv.errors()
-tap.ok("HOOKLINE_SYNC must be always or none" in err, "error log names HOOKLINE_SYNC", err[-2000:])
+tap.ok("HOOKLINE_SYNC must be always, group, each or none" in err, "error log names HOOKLINE_SYNC", err[-2000:])
 tap.ok("cannot open log /nonexistent-hookline-dir/events.jsonl" in err and "No such file" in err,
        "error log says why the log could not be written", err[-2000:])
 tap.ok("401 invalid signature: signature does not match the body" in err,

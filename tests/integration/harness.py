@@ -224,6 +224,23 @@ class Workdir:
     def cleanup(self):
         if os.environ.get("HOOKLINE_KEEP_TMP"):
             return
+        # hookline's group-commit counters are named after the log file's
+        # device and inode (/dev/shm/hookline-UID-DEV-INO): remove those
+        # of the files about to go, or every run leaves some behind.
+        ids = set()
+        for top, _, files in os.walk(self.path):
+            for f in files:
+                try:
+                    st = os.lstat(os.path.join(top, f))
+                    ids.add("-%d-%d" % (st.st_dev, st.st_ino))
+                except OSError:
+                    pass
+        try:
+            for name in os.listdir("/dev/shm"):
+                if name.startswith("hookline-gsync") and name[name.index("-", name.index("-", 9) + 1):] in ids:
+                    os.unlink(os.path.join("/dev/shm", name))
+        except (OSError, ValueError):
+            pass
         shutil.rmtree(self.path, ignore_errors=True)
 
 

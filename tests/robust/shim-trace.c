@@ -10,7 +10,9 @@
  *   O pid ret path                open(2) of a file in HLSHIM_DIR
  *   W pid ret len dev:ino id      write(2) to a file in HLSHIM_DIR; id is
  *                                 the record's "id" (or -)
- *   S pid ret dev:ino call        fdatasync/fsync of a file in HLSHIM_DIR
+ *   B pid dev:ino                 an fdatasync/fsync of a file in HLSHIM_DIR
+ *                                 begins (written before the call)
+ *   S pid ret dev:ino call        that fdatasync/fsync returned
  *   D pid ret path                fsync of a directory (HLSHIM_DIR itself)
  *   R pid status id               a write elsewhere (the FastCGI socket,
  *                                 CGI's stdout) that carries a response:
@@ -181,6 +183,11 @@ sync_call(int fd, int data, int (*real)(int))
 	setup();
 	if (!watched(fd, path, sizeof(path), &st))
 		return real(fd);
+	/* A sync covers the writes that returned before it began: the
+	 * trace file's order of B and W lines shows which those were. */
+	if (S_ISREG(st.st_mode))
+		trace("B %ld %lu:%lu", (long)getpid(), (unsigned long)st.st_dev,
+		    (unsigned long)st.st_ino);
 	if (S_ISREG(st.st_mode) && failing("fdatasync")) {
 		errno = EIO;
 		r = -1;

@@ -141,6 +141,14 @@ main(void)
 	           "HOOKLINE_MAX_BODY=2k")) == HL_OK &&
 	        b->sync == HL_SYNC_NONE && b->max_body == 2048,
 	    "sync none, 2k");
+	ok(get(&b, REQ("HOOKLINE_SECRET=t", "HOOKLINE_LOG=/x",
+	               "HOOKLINE_SYNC=group")) == HL_OK &&
+	        b->sync == HL_SYNC_GROUP,
+	    "sync group");
+	ok(get(&b, REQ("HOOKLINE_SECRET=t", "HOOKLINE_LOG=/x",
+	               "HOOKLINE_SYNC=each")) == HL_OK &&
+	        b->sync == HL_SYNC_EACH,
+	    "sync each");
 
 	/* Two locations served by one process alternate without re-parsing. */
 	{

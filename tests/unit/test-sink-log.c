@@ -19,8 +19,20 @@ static enum hl_err
 add(struct sink_log *s, const char *path, const char *rec)
 {
 	why[0] = '\0';
-	return sink_log_append(s, path, HL_SYNC_ALWAYS, &now, rec, strlen(rec),
+	return sink_log_append(s, path, HL_SYNC_GROUP, &now, rec, strlen(rec),
 	    why, sizeof(why));
+}
+
+/* The group-commit counters' file of the log file st describes. */
+static const char *
+shm_name(const struct stat *st)
+{
+	static char name[128];
+
+	snprintf(name, sizeof(name), "/dev/shm/hookline-gsync1-%lu-%lu-%lu",
+	    (unsigned long)geteuid(), (unsigned long)st->st_dev,
+	    (unsigned long)st->st_ino);
+	return name;
 }
 
 static char *
@@ -43,7 +55,7 @@ main(void)
 {
 	struct sink_log *s = sink_log_new();
 	char path[256], moved[256], pat[256];
-	struct stat st;
+	struct stat st, sst;
 	int fd;
 
 	umask(077);
@@ -58,15 +70,25 @@ main(void)
 	        strcmp(slurp(path), "{\"a\":1}\n{\"a\":2}\n") == 0,
 	    "second append follows the first");
 
+	ok(stat(path, &st) == 0 && stat(shm_name(&st), &sst) == 0,
+	    "group-commit counters in %s", shm_name(&st));
 	ok(rename(path, moved) == 0, "log moved away (logrotate)");
 	ok(add(s, path, "{\"a\":3}\n") == HL_OK &&
 	        strcmp(slurp(path), "{\"a\":3}\n") == 0 &&
 	        strcmp(slurp(moved), "{\"a\":1}\n{\"a\":2}\n") == 0,
 	    "after rotation a new file takes the record");
+	ok(stat(shm_name(&st), &sst) == -1,
+	    "the moved file's counters are removed from /dev/shm");
+	ok(stat(path, &st) == 0 && stat(shm_name(&st), &sst) == 0,
+	    "the new file has its own");
+	ok(unlink(shm_name(&st)) == 0 && unlink(moved) == 0 &&
+	        add(s, path, "{\"a\":3.5}\n") == HL_OK,
+	    "counters removed under a running process: it keeps its own");
 
 	ok(unlink(path) == 0 && add(s, path, "{\"a\":4}\n") == HL_OK &&
 	        strcmp(slurp(path), "{\"a\":4}\n") == 0,
 	    "deleted log is created again");
+	ok(stat(path, &st) == 0 && shm_name(&st) != NULL, "its counters");
 
 	fd = open(path, O_WRONLY | O_APPEND);
 	ok(write(fd, "{\"torn\":", 8) == 8, "a writer dies mid-record");
@@ -83,11 +105,17 @@ main(void)
 	ok(add(s, pat, "{\"d\":1}\n") == HL_OK &&
 	        strcmp(slurp(path), "{\"d\":1}\n") == 0,
 	    "strftime pattern expanded in UTC");
+	ok(stat(shm_name(&st), &sst) == -1,
+	    "the previous file's counters went when the pattern moved on");
+	ok(stat(path, &st) == 0, "day one");
 	now.tv_sec += 86400;
 	snprintf(path, sizeof(path), "%s/2026-11-30.jsonl", dir);
 	ok(add(s, pat, "{\"d\":2}\n") == HL_OK &&
 	        strcmp(slurp(path), "{\"d\":2}\n") == 0,
 	    "next day, next file");
+	ok(stat(shm_name(&st), &sst) == -1, "day one's counters went");
+	ok(stat(path, &st) == 0 && unlink(shm_name(&st)) == 0,
+	    "day two's counters (removed by the test)");
 
 	snprintf(path, sizeof(path), "%s/no/such/dir/x.jsonl", dir);
 	ok(add(s, path, "{}\n") == HL_ESTORE && strstr(why, "No such") != NULL,
