@@ -15,8 +15,10 @@ not depend on the noise at all.
            SYNC=always under lighttpd, adnanh/webhook with an HMAC rule and
            a sh command appending the body; wrk + bench/post.lua at 1, 4,
            16, 64 connections, the scenarios in rotated order at each count
-  durable  hookline SYNC=always (group commit) against SYNC=each (one
-           fdatasync per event), 4 processes each, at 1, 4, 16, 64 connections
+  durable  hookline SYNC=group (group commit) against SYNC=each (one
+           fdatasync per event), 4 processes each, at 1, 4, 16, 64
+           connections; then the same on a fresh ext4, XFS and btrfs (loop
+           devices) at 4, 16, 64
   rss      hookline SYNC=none: VmRSS before and after a bounded 100k run
   cgi      bench/cgi-loop: hookline and /bin/true spawned alternately;
            hyperfine as a cross-check
@@ -58,14 +60,14 @@ SCENARIOS = [
     # key, label, kind
     ("noop", "lighttpd + no-op FastCGI (floor)", "fcgi"),
     ("hl-none", "hookline, SYNC=none", "fcgi"),
-    ("hl-always", "hookline, SYNC=always (group commit)", "fcgi"),
+    ("hl-always", "hookline, SYNC=always", "fcgi"),
     ("webhook", "adnanh/webhook + sh append", "webhook"),
 ]
 FCGI_PROCS = 4
 
 # hookline's per-event steps for the inclusive table: (function, depth, note).
 HL_STEPS = [
-    ("one_event", 0, "the whole of handle() but the transport"),
+    ("serve_request", 0, "the whole per-request pipeline but the transport"),
     ("request_check_method", 1, ""),
     ("config_get", 1, "HOOKLINE_* lookups in the parameters, then getenv; cached parse"),
     ("request_read_body", 1, ""),
@@ -327,7 +329,6 @@ class Bench:
         self.seconds = int(os.environ.get("BENCH_SECONDS") or (1 if self.smoke else 10))
         self.conns = [1, 16] if self.smoke else [1, 4, 16, 64]
         self.durable_conns = self.conns
-        self.durable_ratio = {}  # conns -> always / each
         self.ncpu = os.cpu_count() or 2
         self.body_path = os.path.join(self.top, "tests/vectors/hotglue-job-completed.json")
         with open(self.body_path, "rb") as f:
@@ -528,37 +529,78 @@ class Bench:
                        r["non2xx"], r["ok2xx"], r["lines"]))
         self.rss_after = {s.key: s.rss() for s in self.servers}
 
+    def compare_sync(self, tag, logdir, conns_list):
+        """Group commit against one fdatasync per event: two pools of
+        FCGI_PROCS hookline processes logging to logdir, SYNC=group and
+        SYNC=each, in turn slice by slice at each connection count.
+        Returns (rows, {conns: group / each})."""
+        pools = {}
+        for mode in ("group", "each"):
+            key = "hl-%s%s" % (mode, tag)
+            lp = os.path.join(logdir, key + ".jsonl")
+            pools[mode] = LighttpdFcgi(self.work, key, "hookline, SYNC=%s" % mode, self.hookline,
+                                       {"HOOKLINE_SECRET": SECRET, "HOOKLINE_LOG": lp, "HOOKLINE_SYNC": mode},
+                                       log_path=lp)
+        rows, ratio = [], {}
+        try:
+            if not self.smoke:
+                for srv in pools.values():
+                    self.point(srv, 4, 1)
+            for i, c in enumerate(conns_list):
+                before = {m: self.gsync_counters(v.log.path) for m, v in pools.items()}
+                res = self.interleaved(list(pools.values()), c, shift=i)
+                for mode, srv in pools.items():
+                    r = res[srv.key]
+                    r["mode"] = mode
+                    # Events per fdatasync; SYNC=each makes one per event.
+                    b, a = before[mode] or (0, 0), self.gsync_counters(srv.log.path)
+                    r["per_sync"] = (a[0] - b[0]) / (a[1] - b[1]) if a and a[1] > b[1] else 1.0
+                    rows.append(r)
+                    log("sync %-5s%s c=%-3d %.0f req/s p99 %.2f ms, %.2f events/fdatasync"
+                        % (mode, tag, c, r["rps"], r["p99_us"] / 1e3, r["per_sync"]))
+                    self.check(r["non2xx"] == 0 and r["ok2xx"] > 0 and r["lines_ok"] is not False,
+                               "sync %s%s c=%d: %d non-2xx, %d 2xx, %s log lines"
+                               % (mode, tag, c, r["non2xx"], r["ok2xx"], r["lines"]))
+                ratio[c] = self.paired_ratio(res[pools["group"].key], res[pools["each"].key])
+        finally:
+            for srv in pools.values():
+                srv.stop()
+        return rows, ratio
+
     def run_durable(self):
-        """Group commit against one fdatasync per event: the matrix's
-        hl-always pool (SYNC=always, processes share syncs) and a pool with
-        SYNC=each (every event its own fdatasync), same process count, in
-        turn slice by slice, at each connection count."""
-        group = next(s for s in self.servers if s.key == "hl-always")
-        lp = os.path.join(self.work, "hl-each", "events.jsonl")
-        each = LighttpdFcgi(self.work, "hl-each", "hookline, SYNC=each", self.hookline,
-                            {"HOOKLINE_SECRET": SECRET, "HOOKLINE_LOG": lp, "HOOKLINE_SYNC": "each"},
-                            log_path=lp)
-        self.servers.append(each)
-        if not self.smoke:
-            self.point(each, 4, 1)
-        self.durable = []
-        for i, c in enumerate(self.durable_conns):
-            pools = {"hl-always": group, "hl-each": each}
-            before = {k: self.gsync_counters(v.log.path) for k, v in pools.items()}
-            res = self.interleaved([group, each], c, shift=i)
-            for key in ("hl-always", "hl-each"):
-                r = res[key]
-                r["key"] = key
-                # Events per fdatasync; SYNC=each makes one per event.
-                b, a = before[key], self.gsync_counters(pools[key].log.path)
-                r["per_sync"] = (a[0] - b[0]) / (a[1] - b[1]) if a and b and a[1] > b[1] else 1.0
-                self.durable.append(r)
-                log("durable %-9s c=%-3d %.0f req/s p99 %.2f ms" % (key, c, r["rps"], r["p99_us"] / 1e3))
-                self.check(r["non2xx"] == 0 and r["ok2xx"] > 0 and r["lines_ok"],
-                           "durable %s c=%d: %d non-2xx, %d 2xx, %s log lines"
-                           % (key, c, r["non2xx"], r["ok2xx"], r["lines"]))
-            self.durable_ratio[c] = self.paired_ratio(res["hl-always"], res["hl-each"])
-        each.stop()
+        """Group commit against one sync per event on the work directory's
+        filesystem, at every connection count."""
+        self.durable, self.durable_ratio = self.compare_sync("", self.work, self.durable_conns)
+
+    def run_filesystems(self):
+        """The same comparison on a fresh ext4 (with its journal), XFS and
+        btrfs, each on a loop device backed by a sparse file in the work
+        directory: which one HOOKLINE_SYNC=always should pick where."""
+        self.fs_rows = []
+        conns = [16] if self.smoke else [4, 16, 64]
+        for fs, mkfs in (("ext4", ["mkfs.ext4", "-q", "-F"]), ("xfs", ["mkfs.xfs", "-q", "-f"]),
+                         ("btrfs", ["mkfs.btrfs", "-q", "-f"])):
+            img, mnt = os.path.join(self.work, fs + ".img"), os.path.join(self.work, fs)
+            os.makedirs(mnt)
+            with open(img, "wb") as f:
+                f.truncate(1 << 30)
+            dev = None
+            try:
+                dev = subprocess.run(["losetup", "-f", "--show", img], stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, timeout=30, check=True).stdout.decode().strip()
+                subprocess.run(mkfs + [dev], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                               timeout=120, check=True)
+                subprocess.run(["mount", dev, mnt], timeout=30, check=True)
+                os.chmod(mnt, 0o755)
+                rows, ratio = self.compare_sync("-" + fs, mnt, conns)
+                self.fs_rows.append((fs, rows, ratio))
+            except (OSError, subprocess.SubprocessError) as e:
+                self.check(False, "%s on a loop device: %s" % (fs, e))
+            finally:
+                subprocess.run(["umount", mnt], stderr=subprocess.DEVNULL, timeout=60)
+                if dev:
+                    subprocess.run(["losetup", "-d", dev], stderr=subprocess.DEVNULL, timeout=30)
+                os.unlink(img)
 
     def run_rss(self):
         """A fresh hookline pool (SYNC=none): VmRSS at start, after a
@@ -816,15 +858,16 @@ class Bench:
 
     def plot(self, png):
         data = os.path.join(self.work, "plot.dat")
-        keys = [s[0] for s in SCENARIOS] + ["hl-each"]
+        keys = [s[0] for s in SCENARIOS] + ["hl-group", "hl-each"]
         rps = {(k, c): r["rps"] for (k, c), r in self.results.items()}
-        rps.update({("hl-each", r["conns"]): r["rps"] for r in self.durable if r["key"] == "hl-each"})
+        rps.update({("hl-" + r["mode"], r["conns"]): r["rps"] for r in self.durable})
         with open(data, "w") as f:
             f.write("# conns " + " ".join(keys) + "\n")
             for c in self.conns:
                 f.write("%d %s\n" % (c, " ".join("%.1f" % rps[(k, c)] for k in keys)))
         labels = {s[0]: s[1] for s in SCENARIOS}
-        labels["hl-each"] = "hookline, SYNC=each (no group commit)"
+        labels["hl-group"] = "hookline, SYNC=group (group commit)"
+        labels["hl-each"] = "hookline, SYNC=each (one fdatasync per event)"
         plots = ", ".join("'%s' using 1:%d with linespoints lw 2 pt 7 title '%s'" % (data, i + 2, labels[k])
                           for i, k in enumerate(keys))
         script = "\n".join([
@@ -886,8 +929,9 @@ class Bench:
           "(libfcgi FCGX: reads the body, answers 204): the floor of the FastCGI path." % FCGI_PROCS)
         w("- **hl-none** / **hl-always**: hookline under the same lighttpd setup, "
           "`HOOKLINE_SECRET` and `HOOKLINE_LOG` in `bin-environment`, `HOOKLINE_SYNC=none` "
-          "(page cache only) and `always` (fdatasync before the 200, shared between the processes: "
-          "group commit). Logs on %s." % self.fs)
+          "(page cache only) and `always` (fdatasync before the 200; on this filesystem %s). "
+          "Logs on %s." % ("one per event" if self.fs.startswith(("ext4", "tmpfs")) else
+                           "shared between the processes", self.fs))
         w("- **webhook**: adnanh/webhook %s, one hook with a `payload-hmac-sha1` trigger "
           "rule on `X-Hub-Signature`, `include-command-output-in-response: true`, command "
           "`/bin/sh` script appending the raw body (`raw-request-body`) with `printf >>` "
@@ -959,12 +1003,14 @@ class Bench:
         w("| CGI <= 1.5x the time of exec'ing /bin/true | %.0f / %.0f us (median) = %.2fx | %s |" % (
             self.cgi["hookline"]["median_us"], self.cgi["true"]["median_us"], self.cgi["ratio"],
             "yes" if self.cgi["ratio"] <= 1.5 else "no"))
-        gains = [self.durable_ratio[c] for c in self.durable_conns if c > 1]
-        w("| group commit: durable throughput against one fdatasync per event | always / each = %s "
-          "(at %s connections) | %s |" % (
-              ", ".join("%.2f" % self.durable_ratio[c] for c in self.durable_conns),
-              ", ".join(str(c) for c in self.durable_conns),
-              "yes" if gains and min(gains) > 1.0 else "no"))
+        best = ", ".join("%s %s" % (fs, "/".join("%.2f" % ratio[c] for c in sorted(ratio)))
+                         for fs, _, ratio in self.fs_rows)
+        w("| group commit: durable throughput against one fdatasync per event | group / each = %s "
+          "(work dir, at %s connections); %s (fresh filesystems, at %s connections) | "
+          "measured; `always` shares syncs only where it won (see below) |" % (
+              "/".join("%.2f" % self.durable_ratio[c] for c in self.durable_conns),
+              "/".join(str(c) for c in self.durable_conns), best or "-",
+              "/".join(str(c) for c in sorted(self.fs_rows[0][2])) if self.fs_rows else "-"))
         w("| RSS flat over %dk requests (each process grows <= 64 KiB) | %s -> %s KiB | %s |" % (
             rr["limit"] // 1000, fmt_rss(list(rr["warmed"].values())), fmt_rss(list(rr["after"].values())),
             "yes" if growth and max(growth) <= 64 and len(rr["alive"]) == len(rr["pids"]) else "no"))
@@ -972,23 +1018,37 @@ class Bench:
         # Durable
         w("## Durable throughput: group commit against one sync per event")
         w("")
-        w("Both pools have %d hookline processes appending to one log on %s and answer 200 only "
-          "after an fdatasync that began after the event was written. **always** (the default) "
-          "shares syncs between processes (group commit, `handler/gsync.c`): a process whose "
-          "record another process's finished sync already covers does not sync again. **each** "
-          "gives every event its own fdatasync. The two ran in turn, slice by slice, at each "
-          "connection count." % (FCGI_PROCS, self.fs))
+        w("Each pool has %d hookline processes appending to one log and answers 200 only after an "
+          "fdatasync that began after the event was written. **group** shares syncs between the "
+          "processes (group commit, `handler/gsync.c`): a process whose record another process's "
+          "finished sync already covers answers without syncing again. **each** gives every event "
+          "its own fdatasync. The two pools ran in turn, slice by slice. Events per fdatasync "
+          "come from hookline's shared counters; CPU us per event is the whole machine's." % FCGI_PROCS)
         w("")
-        w("| SYNC | conns | req/s | req/s min-max | p50 ms | p99 ms | events per fdatasync | CPU us per event | non-2xx | 2xx | log lines |")
-        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for r in self.durable:
-            w("| %s | %d | %.0f | %.0f-%.0f | %.2f | %.2f | %.2f | %.0f | %d | %d | %d |" % (
-                r["key"][3:], r["conns"], r["rps"], r["rps_min"], r["rps_max"], r["p50_us"] / 1e3,
-                r["p99_us"] / 1e3, r["per_sync"], r["cpu_us"], r["non2xx"], r["ok2xx"], r["lines"]))
+
+        def sync_table(rows):
+            w("| SYNC | conns | req/s | req/s min-max | p50 ms | p99 ms | events per fdatasync | CPU us per event | non-2xx | 2xx | log lines |")
+            w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+            for r in rows:
+                w("| %s | %d | %.0f | %.0f-%.0f | %.2f | %.2f | %.2f | %.0f | %d | %d | %d |" % (
+                    r["mode"], r["conns"], r["rps"], r["rps_min"], r["rps_max"], r["p50_us"] / 1e3,
+                    r["p99_us"] / 1e3, r["per_sync"], r["cpu_us"], r["non2xx"], r["ok2xx"], r["lines"]))
+            w("")
+
+        w("### The work directory (%s)" % self.fs)
         w("")
-        w("always / each (median of paired slices): %s." % ", ".join(
+        sync_table(self.durable)
+        w("group / each (median of paired slices): %s." % ", ".join(
             "%.2f at %d connections" % (self.durable_ratio[c], c) for c in self.durable_conns))
         w("")
+        for fs, rows, ratio in self.fs_rows:
+            w("### %s, fresh, on a loop device (1 GiB sparse file in the work directory)" % fs)
+            w("")
+            sync_table(rows)
+            w("group / each: %s. `HOOKLINE_SYNC=always` %s on %s." % (
+                ", ".join("%.2f at %d connections" % (ratio[c], c) for c in sorted(ratio)),
+                "gives each event its own sync" if fs == "ext4" else "shares syncs", fs))
+            w("")
         # RSS
         w("## RSS over a bounded run (SYNC=none)")
         w("")
@@ -1072,7 +1132,7 @@ class Bench:
             if depth == 1:
                 parts += v
             if name == "io_param":
-                w("| *other: glue in handle(), clock_gettime, buffers* | %.0f | %.1f%% | |" % (
+                w("| *other: glue in serve_request(), clock_gettime, buffers* | %.0f | %.1f%% | |" % (
                     c["steps"][0][3] - parts, 100 * (c["steps"][0][3] - parts) / c["prof_per_event"]))
                 w("| *cross-cutting (already counted above):* | | | |")
             w("| %s`%s` | %.0f | %.1f%% | %s |" % ("&nbsp;&nbsp;&nbsp;&nbsp;" * depth, name, v,
@@ -1170,6 +1230,7 @@ class Bench:
             self.start_servers()
             self.run_matrix()
             self.run_durable()
+            self.run_filesystems()
             self.run_rss()
         finally:
             for s in self.servers:
