@@ -129,5 +129,33 @@ main(void)
 	event_clear(&ev);
 	event_clear(&ev);
 	ok(1, "clearing twice is harmless");
+
+	/* A tree larger than event.c's allocation buffer: the rest of it
+	 * comes from malloc, and both parts are freed. */
+	{
+		size_t cap = 20000 * 24 + 64, len = 0;
+		char *big = malloc(cap);
+
+		len += (size_t)sprintf(big, "{\"status\":\"SYNC_FAILED\"");
+		for (int i = 0; i < 20000; i++)
+			len += (size_t)sprintf(big + len, ",\"k%d\":[%d]", i, i);
+		len += (size_t)sprintf(big + len, "}");
+		for (int round = 0; round < 2; round++) {
+			ok(event_parse(&ev, big, len, &why) == HL_OK &&
+			        ev.status != NULL &&
+			        strcmp(ev.status, "SYNC_FAILED") == 0,
+			    "%zu-byte event of 40001 values, round %d", len,
+			    round + 1);
+			event_clear(&ev);
+		}
+		big[len - 1] = ',';
+		ok(event_parse(&ev, big, len, &why) == HL_EJSON,
+		    "the same, cut short: 400 (the partial tree is freed)");
+		free(big);
+		ok(event_parse(&ev, body, strlen(body), &why) == HL_OK &&
+		        strcmp(ev.job_id, "j1") == 0,
+		    "a small event after the large one");
+		event_clear(&ev);
+	}
 	return tap_done();
 }
