@@ -205,7 +205,14 @@ event_json_text_ok(const unsigned char *s, size_t n, const char **why)
  * trees never land in the buffer.  Sanitizer builds keep one malloc per
  * block, so that ASan still sees each one.
  */
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) /* gcc */
+#define HL_ASAN 1
+#elif defined(__has_feature) /* clang */
+#if __has_feature(address_sanitizer)
+#define HL_ASAN 1
+#endif
+#endif
+#ifdef HL_ASAN
 #define ARENA_SIZE 0
 #else
 #define ARENA_SIZE 65536
