@@ -113,12 +113,13 @@ gsync_open(dev_t dev, ino_t ino)
 	/*
 	 * Anyone can create a name in /dev/shm.  An object we do not own,
 	 * or that others may write, could claim syncs that never happened:
-	 * do without it.
+	 * do without it.  The page is allocated now (posix_fallocate, which
+	 * also sets the size): touching an unallocated page of a full tmpfs
+	 * through the mapping would kill the process with SIGBUS.
 	 */
 	if (fstat(fd, &ost) == -1 || ost.st_uid != geteuid() ||
 	    (ost.st_mode & 077) != 0 ||
-	    (ost.st_size < (off_t)sizeof(struct gsync_shared) &&
-	        ftruncate(fd, sizeof(struct gsync_shared)) == -1)) {
+	    posix_fallocate(fd, 0, sizeof(struct gsync_shared)) != 0) {
 		close(fd);
 		return NULL;
 	}
