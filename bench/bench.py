@@ -836,7 +836,8 @@ class Bench:
                                    stderr=subprocess.DEVNULL, timeout=300, check=True)
                     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
                     t[n] = (r1.ru_utime - r0.ru_utime, r1.ru_stime - r0.ru_stime)
-                per.append(tuple((t[m2][k] - t[m1][k]) * 1e6 / (m2 - m1) for k in (0, 1)))
+                # Clock ticks make a small difference noisy: never below 0.
+                per.append(tuple(max(0.0, (t[m2][k] - t[m1][k]) * 1e6 / (m2 - m1)) for k in (0, 1)))
             per.sort(key=sum)
             cpu[name + "_user_us"], cpu[name + "_sys_us"] = per[1]
             cpu[name + "_us"] = sum(per[1])
