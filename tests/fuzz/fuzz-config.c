@@ -205,7 +205,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(cfg->log != NULL || cfg->plugin != NULL);
 		CHECK(cfg->log == NULL || cfg->log[0] == '/');
 		CHECK(cfg->max_body >= 1 && cfg->max_body <= (1UL << 30));
-		CHECK(cfg->sync == HL_SYNC_ALWAYS || cfg->sync == HL_SYNC_NONE);
+		CHECK(cfg->sync == HL_SYNC_ALWAYS || cfg->sync == HL_SYNC_GROUP ||
+		    cfg->sync == HL_SYNC_EACH || cfg->sync == HL_SYNC_NONE);
 		CHECK(cfg->plugin_arg != NULL);
 		CHECK((cfg->secret == NULL) ==
 		    (config_hmac(cfg, HL_ALG_SHA1) == NULL));
