@@ -12,6 +12,7 @@
 #define HOOKLINE_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -178,7 +179,9 @@ int gsync_worth(int);
 struct gsync *gsync_open(dev_t, ino_t);
 void gsync_close(struct gsync *);
 void gsync_forget(dev_t, ino_t);
-int gsync_sync(struct gsync *, int);
+uint64_t gsync_ticket(struct gsync *);
+void gsync_written(struct gsync *, uint64_t);
+int gsync_sync(struct gsync *, int, uint64_t);
 
 /* ---- plugin.c --------------------------------------------------------- */
 

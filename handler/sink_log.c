@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,7 @@ struct sink_log {
 	off_t end; /* where our last record ended, -1 if unknown */
 	struct gsync *gs; /* shared syncs, NULL if none (yet) */
 	int gs_tried; /* gsync_open was called for this file */
+	uint64_t ticket; /* gsync ticket of our last record */
 	char note[HL_WHY_MAX];
 };
 
@@ -196,8 +198,8 @@ found:
  * caller must reopen and try again.
  */
 static enum hl_err
-append_locked(struct sink_log *s, const char *rec, size_t len, char *why,
-    size_t wl)
+append_locked(struct sink_log *s, const char *rec, size_t len,
+    enum hl_sync sync, char *why, size_t wl)
 {
 	struct stat st;
 	off_t size;
@@ -218,11 +220,20 @@ append_locked(struct sink_log *s, const char *rec, size_t len, char *why,
 		    strerror(errno));
 		return HL_ESTORE;
 	}
+	/* Group commit: the counters are set up, and the ticket taken, under
+	 * this lock and after the file was opened (gsync.c says why). */
+	if (!s->gs_tried && sync != HL_SYNC_NONE && sync != HL_SYNC_EACH) {
+		if (sync == HL_SYNC_GROUP || gsync_worth(s->fd))
+			s->gs = gsync_open(s->dev, s->ino);
+		s->gs_tried = 1;
+	}
+	s->ticket = gsync_ticket(s->gs);
 	do
 		n = write(s->fd, rec, len);
 	while (n == -1 && errno == EINTR);
 	if (n == (ssize_t)len) {
 		s->end = size + (off_t)len;
+		gsync_written(s->gs, s->ticket);
 		return HL_OK;
 	}
 	if (n >= 0)
@@ -284,7 +295,7 @@ sink_log_append(struct sink_log *s, const char *pattern, enum hl_sync sync,
 				    path, strerror(errno));
 				return HL_ESTORE;
 			}
-		rc = append_locked(s, rec, len, why, wl);
+		rc = append_locked(s, rec, len, sync, why, wl);
 		flock(s->fd, LOCK_UN);
 		if (rc != HL_ERR__MAX)
 			break;
@@ -306,14 +317,9 @@ sink_log_append(struct sink_log *s, const char *pattern, enum hl_sync sync,
 	 * made the new name durable.  Once per process and file, not per
 	 * event, and only when events are to be durable at all.
 	 */
-	if (!s->gs_tried) {
-		if (sync == HL_SYNC_GROUP ||
-		    (sync == HL_SYNC_ALWAYS && gsync_worth(s->fd)))
-			s->gs = gsync_open(s->dev, s->ino);
-		s->gs_tried = 1;
-	}
 	if ((!s->dir_synced && sync_dir(path) == -1) ||
-	    gsync_sync(s->gs, s->fd) == -1) {
+	    gsync_sync(sync == HL_SYNC_EACH ? NULL : s->gs, s->fd,
+	        s->ticket) == -1) {
 		snprintf(why, wl, "cannot sync log %s: %s", path,
 		    strerror(errno));
 		/* The record may or may not be on disk: a retry is safe. */

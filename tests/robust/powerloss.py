@@ -43,7 +43,11 @@ instant would keep.
 This is a model checked on real traces, not a pulled plug: it proves
 hookline asks the kernel for durability before answering, in the right
 order, and never answers 200 when the kernel says the data did not make
-it; it cannot prove the disk keeps its promise.
+it; it cannot prove the disk keeps its promise.  The shim's EIO leaves
+the page cache alone, so a real writeback error, which Linux reports only
+to descriptors opened before it was first reported, is not modelled here:
+that case (a newer process's sync must not vouch for an older record) is
+tests/unit/test-gsync.c's.
 """
 
 import os

@@ -16,7 +16,8 @@
  *   D pid ret path                fsync of a directory (HLSHIM_DIR itself)
  *   R pid status id               a write elsewhere (the FastCGI socket,
  *                                 CGI's stdout) that carries a response:
- *                                 "Status: NNN", and the 200's id (or -)
+ *                                 "Status: NNN", and the 200's id (or -);
+ *                                 written before the call
  *
  * ret is the call's result (-errno on failure).  With HLSHIM_FAIL=write,
  * write-short, fdatasync or open (and optionally HLSHIM_FAIL_EVERY=N: only
@@ -163,14 +164,15 @@ write(int fd, const void *buf, size_t n)
 		    (unsigned long)st.st_ino, id);
 		return r;
 	}
-	r = real_write(fd, buf, n);
-	if (trace_fd >= 0 && r > 0 &&
+	/* Traced before it is written: a sync must have returned before the
+	 * answer could leave, not merely before this line. */
+	if (trace_fd >= 0 && n > 0 &&
 	    (st_line = memmem(buf, n, "Status: ", 8)) != NULL &&
 	    sscanf(st_line + 8, "%3d", &status) == 1) {
 		find_id(buf, n, id);
 		trace("R %ld %d %s", (long)getpid(), status, id);
 	}
-	return r;
+	return real_write(fd, buf, n);
 }
 
 static int

@@ -6,10 +6,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <linux/magic.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -46,22 +48,43 @@ fdatasync(int fd)
 
 static char dir[] = "/tmp/hookline-gsync-XXXXXX";
 
+/*
+ * Appends one line to fd as sink_log.c does, under the file's flock (and
+ * opens *g there first if it is NULL); returns the line's ticket.
+ */
+static uint64_t
+append(struct gsync **g, int fd, const struct stat *st)
+{
+	uint64_t t;
+
+	if (flock(fd, LOCK_EX) == -1)
+		return 0;
+	if (*g == NULL)
+		*g = gsync_open(st->st_dev, st->st_ino);
+	t = gsync_ticket(*g);
+	if (write(fd, "{}\n", 3) == 3)
+		gsync_written(*g, t);
+	flock(fd, LOCK_UN);
+	return t;
+}
+
 /* Appends one line to fd and waits for it to be durable, in a child. */
 static pid_t
 writer(int fd, const struct stat *st, int wait_go)
 {
 	pid_t pid = fork();
-	struct gsync *g;
+	struct gsync *g = NULL;
+	uint64_t t;
 	char c[2];
 
 	if (pid != 0)
 		return pid;
 	if (wait_go && read(fake->go[0], c, 2) != 2)
 		_exit(3);
-	g = gsync_open(st->st_dev, st->st_ino);
-	if (g == NULL || write(fd, "{}\n", 3) != 3)
+	t = append(&g, fd, st);
+	if (g == NULL)
 		_exit(2);
-	_exit(gsync_sync(g, fd) == 0 ? 0 : 1);
+	_exit(gsync_sync(g, fd, t) == 0 ? 0 : 1);
 }
 
 static int
@@ -90,18 +113,18 @@ four_writers(int fd, const struct stat *st)
 }
 
 static void
-shm_path(char *p, size_t n, const struct stat *st)
+shm_path_of(char *p, size_t n, dev_t dev, ino_t ino)
 {
-	snprintf(p, n, "/dev/shm/hookline-gsync1-%lu-%lu-%lu",
-	    (unsigned long)geteuid(), (unsigned long)st->st_dev,
-	    (unsigned long)st->st_ino);
+	snprintf(p, n, "/dev/shm/hookline-gsync2-%ju-%ju-%ju",
+	    (uintmax_t)geteuid(), (uintmax_t)dev, (uintmax_t)ino);
 }
 
 int
 main(void)
 {
-	char path[256], shm[256];
-	struct gsync *g;
+	char path[256], shm[256], other[300];
+	struct gsync *g, *late;
+	uint64_t t, t2;
 	struct stat st, sst;
 	struct statfs sf;
 	int fd, fd2, pfd[2], good;
@@ -116,25 +139,47 @@ main(void)
 	fd = open(path, O_RDWR | O_CREAT | O_APPEND, 0640);
 	if (fd == -1 || fstat(fd, &st) == -1)
 		return 99;
-	shm_path(shm, sizeof(shm), &st);
+	shm_path_of(shm, sizeof(shm), st.st_dev, st.st_ino);
 
-	ok(gsync_sync(NULL, fd) == 0 && fake->calls == 1,
+	ok(gsync_sync(NULL, fd, 0) == 0 && fake->calls == 1,
 	    "without shared counters: one fdatasync");
 	ok(gsync_worth(fd) == (fstatfs(fd, &sf) == 0 &&
-	                          sf.f_type != EXT4_SUPER_MAGIC),
+	                          sf.f_type != EXT4_SUPER_MAGIC &&
+	                          sf.f_type != TMPFS_MAGIC),
 	    "group commit by default on %s: %s", dir,
-	    gsync_worth(fd) ? "yes" : "no (ext4: jbd2 merges fdatasyncs)");
+	    gsync_worth(fd) ? "yes" : "no (ext4 or tmpfs)");
 	fd2 = open("/dev/shm", O_RDONLY | O_DIRECTORY);
 	ok(fd2 != -1 && !gsync_worth(fd2), "not on tmpfs");
 	close(fd2);
-	ok((g = gsync_open(st.st_dev, st.st_ino)) != NULL,
-	    "counters for the log file");
+	g = NULL;
+	t = append(&g, fd, &st);
+	ok(g != NULL, "counters for the log file");
 	ok(stat(shm, &sst) == 0 && (sst.st_mode & 0777) == 0600 &&
 	        sst.st_uid == geteuid(),
 	    "named after uid, device and inode, mode 0600");
 	fake->calls = 0;
-	ok(gsync_sync(g, fd) == 0 && fake->calls == 1,
+	ok(gsync_sync(g, fd, t) == 0 && fake->calls == 1,
 	    "a lone writer syncs itself");
+	ok(gsync_sync(g, fd, t) == 0 && fake->calls == 1,
+	    "a covered record needs no sync");
+
+	/*
+	 * A process that opened the log after another one wrote vouches
+	 * only for what was written after its open: Linux may have reported
+	 * an error on the older record to someone else already, and then
+	 * reports none to a descriptor opened later.
+	 */
+	fake->calls = 0;
+	t = append(&g, fd, &st);
+	late = NULL;
+	t2 = append(&late, fd, &st);
+	good = late != NULL && gsync_sync(late, fd, t2) == 0 &&
+	    gsync_sync(g, fd, t) == 0;
+	ok(good && fake->calls == 2,
+	    "a newer process's sync does not cover an older record (%d "
+	    "fdatasyncs)",
+	    fake->calls);
+	gsync_close(late);
 
 	/*
 	 * The first writer's sync takes 500 ms; three more write while it
@@ -152,7 +197,8 @@ main(void)
 	fake->calls = 0;
 	fake->fail = 1;
 	errno = 0;
-	ok(gsync_sync(g, fd) == -1 && errno == EIO, "a failed sync: EIO");
+	t = append(&g, fd, &st);
+	ok(gsync_sync(g, fd, t) == -1 && errno == EIO, "a failed sync: EIO");
 	fake->fail = 0;
 	good = four_writers(fd, &st);
 	ok(good == 4 && fake->calls == 5,
@@ -160,7 +206,20 @@ main(void)
 	    fake->calls - 1);
 	gsync_close(g);
 
-	/* Counters someone else could write are not trusted. */
+	/* Counters that may be another file's, or someone else's, are not
+	 * trusted. */
+	snprintf(other, sizeof(other), "%s.other", shm);
+	ok(link(shm, other) == 0 && gsync_open(st.st_dev, st.st_ino) == NULL,
+	    "an object with a second name (a hard link) is refused");
+	ok(unlink(shm) == 0 && rename(other, shm) == 0 &&
+	        (g = gsync_open(st.st_dev, st.st_ino)) != NULL,
+	    "one name again: accepted");
+	gsync_close(g);
+	shm_path_of(other, sizeof(other), st.st_dev, st.st_ino + 1);
+	ok(rename(shm, other) == 0 &&
+	        gsync_open(st.st_dev, st.st_ino + 1) == NULL,
+	    "the counters of another file are refused");
+	unlink(other);
 	gsync_forget(st.st_dev, st.st_ino);
 	ok(access(shm, F_OK) == -1 && errno == ENOENT, "forget removes the name");
 	fd = open(shm, O_RDWR | O_CREAT | O_EXCL, 0644);

@@ -29,7 +29,7 @@ shm_name(const struct stat *st)
 {
 	static char name[128];
 
-	snprintf(name, sizeof(name), "/dev/shm/hookline-gsync1-%lu-%lu-%lu",
+	snprintf(name, sizeof(name), "/dev/shm/hookline-gsync2-%lu-%lu-%lu",
 	    (unsigned long)geteuid(), (unsigned long)st->st_dev,
 	    (unsigned long)st->st_ino);
 	return name;
