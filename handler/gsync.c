@@ -6,7 +6,7 @@
  * after its record was written.  One fdatasync covers every record written
  * before it began, whoever wrote it, so when N processes wait at once one
  * sync can serve all N.  Used with HOOKLINE_SYNC=group, and with =always
- * on the filesystems where it measured faster (gsync_worth).
+ * on the filesystems where it measured no slower (gsync_worth).
  *
  * The processes holding one log file share counters in a POSIX shared
  * memory object named after the effective uid and the file's device and
@@ -24,8 +24,8 @@
  * dies), looks again (a sync may have finished while it waited), and if
  * still uncovered becomes the leader: it reads s = done, calls fdatasync
  * and, when that succeeded, raises synced to s.  The writers that queued
- * behind it then find their tickets covered and return without a system
- * call.  Tickets, not file offsets: a file truncated under us (logrotate's
+ * behind it then find their tickets covered and return without an
+ * fdatasync (later ones without even the flock).  Tickets, not file offsets: a file truncated under us (logrotate's
  * copytruncate) or an object left from an earlier file with the same inode
  * cannot make a new record look covered, as a new ticket is above every
  * synced value.
@@ -35,11 +35,12 @@
  * while nobody has seen it); a file opened after someone saw it gets 0
  * from fdatasync although pages were lost.  So a leader vouches only for
  * writes made after it opened the log: it raises synced only when every
- * ticket up to the one current at its open (open_seq) is already synced;
- * otherwise its success counts for itself alone and the older writers
- * sync on their own, older descriptors.  A failed sync also poisons the
- * object for good: every process then syncs alone, as with
- * HOOKLINE_SYNC=each, until the file is rotated.
+ * ticket up to the one current when it set up its counters (open_seq,
+ * after it had opened the log) is already synced; otherwise its success
+ * counts for itself alone and the older writers sync on their own, older
+ * descriptors.  A leader's failed sync also poisons the object: every
+ * process holding it then syncs alone, as with HOOKLINE_SYNC=each.  Its
+ * name is removed on rotation, so a new file starts afresh.
  *
  * When the object cannot be used (no room in /dev/shm, a name someone else
  * owns or made, the counters of another file) gsync_open returns NULL and
@@ -76,7 +77,7 @@ struct gsync_shared {
 struct gsync {
 	int fd; /* the shared object, also the sync mutex (flock) */
 	struct gsync_shared *sh;
-	uint64_t open_seq; /* seq when this process had opened the log */
+	uint64_t open_seq; /* seq at gsync_open, after the log was opened */
 };
 
 /*

@@ -42,6 +42,9 @@ struct sink_log {
 	off_t end; /* where our last record ended, -1 if unknown */
 	struct gsync *gs; /* shared syncs, NULL if none (yet) */
 	int gs_tried; /* gsync_open was called for this file */
+	int worth; /* gsync_worth() of this file, -1 until asked */
+	int shared; /* the last record's sync is shared (group commit) */
+	char *pattern; /* owned: HOOKLINE_LOG of the open file */
 	uint64_t ticket; /* gsync ticket of our last record */
 	char note[HL_WHY_MAX];
 };
@@ -52,8 +55,10 @@ sink_log_new(void)
 {
 	struct sink_log *s = calloc(1, sizeof(*s));
 
-	if (s != NULL)
+	if (s != NULL) {
 		s->fd = -1;
+		s->worth = -1;
+	}
 	return s;
 }
 
@@ -67,6 +72,7 @@ log_close(struct sink_log *s)
 	gsync_close(s->gs);
 	s->gs = NULL;
 	s->gs_tried = 0;
+	s->worth = -1;
 	s->end = -1;
 	free(s->path);
 	s->path = NULL;
@@ -79,6 +85,7 @@ sink_log_free(struct sink_log *s)
 	if (s == NULL)
 		return;
 	log_close(s);
+	free(s->pattern);
 	free(s);
 }
 
@@ -92,15 +99,22 @@ sink_log_note(const struct sink_log *s)
 	return s->note;
 }
 
-/* Makes the name of a file in the directory of path durable. */
+/*
+ * Makes the name of the file at path durable: fsyncs the directory that
+ * holds it, where symbolic links lead (path itself otherwise).
+ */
 static int
 sync_dir(const char *path)
 {
-	char dir[PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	size_t n = slash == path ? 1 : (size_t)(slash - path);
+	char dir[PATH_MAX], real[PATH_MAX];
+	const char *slash;
+	size_t n;
 	int fd, rc;
 
+	if (realpath(path, real) != NULL)
+		path = real;
+	slash = strrchr(path, '/');
+	n = slash == path ? 1 : (size_t)(slash - path);
 	if (n >= sizeof(dir))
 		return -1;
 	memcpy(dir, path, n);
@@ -121,14 +135,25 @@ log_open(struct sink_log *s, const char *path, char *why, size_t wl)
 	int fd, created = 0;
 
 	log_close(s);
-	while ((fd = open(path, flags)) == -1 && errno == ENOENT) {
-		fd = open(path, flags | O_CREAT | O_EXCL, 0640);
-		if (fd != -1) {
+	for (int tries = 0; tries < 8; tries++) {
+		if ((fd = open(path, flags)) != -1 || errno != ENOENT)
+			break;
+		if ((fd = open(path, flags | O_CREAT | O_EXCL, 0640)) != -1) {
 			created = 1;
 			break;
 		}
-		if (errno != EEXIST)
+		/* ENOENT, then EEXIST: another process created the file an
+		 * instant ago (try again), or path is a symbolic link to
+		 * nothing, which O_EXCL never follows (give up). */
+		if (errno != EEXIST ||
+		    (lstat(path, &st) == 0 && S_ISLNK(st.st_mode)))
 			break;
+	}
+	if (fd == -1 && errno == EEXIST) {
+		snprintf(why, wl,
+		    "cannot open log %s: a symbolic link to a missing file",
+		    path);
+		return HL_ESTORE;
 	}
 	if (fd == -1) {
 		snprintf(why, wl, "cannot open log %s: %s", path,
@@ -220,11 +245,16 @@ append_locked(struct sink_log *s, const char *rec, size_t len,
 		    strerror(errno));
 		return HL_ESTORE;
 	}
-	/* Group commit: the counters are set up, and the ticket taken, under
-	 * this lock and after the file was opened (gsync.c says why). */
-	if (!s->gs_tried && sync != HL_SYNC_NONE && sync != HL_SYNC_EACH) {
-		if (sync == HL_SYNC_GROUP || gsync_worth(s->fd))
-			s->gs = gsync_open(s->dev, s->ino);
+	/*
+	 * Group commit, decided per request (locations may differ): the
+	 * counters are set up, and the ticket taken, under this lock and
+	 * after the file was opened (gsync.c says why).
+	 */
+	if (sync == HL_SYNC_ALWAYS && s->worth == -1)
+		s->worth = gsync_worth(s->fd);
+	s->shared = sync == HL_SYNC_GROUP || (sync == HL_SYNC_ALWAYS && s->worth);
+	if (s->shared && !s->gs_tried) {
+		s->gs = gsync_open(s->dev, s->ino);
 		s->gs_tried = 1;
 	}
 	s->ticket = gsync_ticket(s->gs);
@@ -281,14 +311,23 @@ sink_log_append(struct sink_log *s, const char *pattern, enum hl_sync sync,
 		}
 		path = expanded;
 	}
+	/* A strftime pattern moved on to a new file: nobody writes the old
+	 * one any more.  (Another location's log is not a reason.) */
+	if (s->gs != NULL && s->pattern != NULL &&
+	    strcmp(s->pattern, pattern) == 0 && strcmp(s->path, path) != 0)
+		gsync_forget(s->dev, s->ino);
 	/* A few tries: each retry means the file was just rotated away. */
 	for (int tries = 0; tries < 4; tries++) {
-		/* A strftime pattern moved on to a new file. */
-		if (s->gs != NULL && strcmp(s->path, path) != 0)
-			gsync_forget(s->dev, s->ino);
-		if ((s->fd == -1 || strcmp(s->path, path) != 0) &&
-		    (rc = log_open(s, path, why, wl)) != HL_OK)
-			return rc;
+		if (s->fd == -1 || strcmp(s->path, path) != 0) {
+			if ((rc = log_open(s, path, why, wl)) != HL_OK)
+				return rc;
+			/* Only to tell a new period from another location:
+			 * without it (no memory) nothing is forgotten. */
+			if (s->pattern == NULL || strcmp(s->pattern, pattern)) {
+				free(s->pattern);
+				s->pattern = strdup(pattern);
+			}
+		}
 		while (flock(s->fd, LOCK_EX) == -1)
 			if (errno != EINTR) {
 				snprintf(why, wl, "cannot lock log %s: %s",
@@ -318,7 +357,7 @@ sink_log_append(struct sink_log *s, const char *pattern, enum hl_sync sync,
 	 * event, and only when events are to be durable at all.
 	 */
 	if ((!s->dir_synced && sync_dir(path) == -1) ||
-	    gsync_sync(sync == HL_SYNC_EACH ? NULL : s->gs, s->fd,
+	    gsync_sync(s->shared ? s->gs : NULL, s->fd,
 	        s->ticket) == -1) {
 		snprintf(why, wl, "cannot sync log %s: %s", path,
 		    strerror(errno));

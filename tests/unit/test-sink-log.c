@@ -16,11 +16,18 @@ static char dir[] = "/tmp/hookline-sink-XXXXXX", why[HL_WHY_MAX];
 static struct timespec now = {1795933348, 0};
 
 static enum hl_err
-add(struct sink_log *s, const char *path, const char *rec)
+add_sync(struct sink_log *s, const char *path, const char *rec,
+    enum hl_sync sync)
 {
 	why[0] = '\0';
-	return sink_log_append(s, path, HL_SYNC_GROUP, &now, rec, strlen(rec),
-	    why, sizeof(why));
+	return sink_log_append(s, path, sync, &now, rec, strlen(rec), why,
+	    sizeof(why));
+}
+
+static enum hl_err
+add(struct sink_log *s, const char *path, const char *rec)
+{
+	return add_sync(s, path, rec, HL_SYNC_GROUP);
 }
 
 /* The group-commit counters' file of the log file st describes. */
@@ -105,8 +112,8 @@ main(void)
 	ok(add(s, pat, "{\"d\":1}\n") == HL_OK &&
 	        strcmp(slurp(path), "{\"d\":1}\n") == 0,
 	    "strftime pattern expanded in UTC");
-	ok(stat(shm_name(&st), &sst) == -1,
-	    "the previous file's counters went when the pattern moved on");
+	ok(stat(shm_name(&st), &sst) == 0 && unlink(shm_name(&st)) == 0,
+	    "another HOOKLINE_LOG (another location) keeps its counters");
 	ok(stat(path, &st) == 0, "day one");
 	now.tv_sec += 86400;
 	snprintf(path, sizeof(path), "%s/2026-11-30.jsonl", dir);
@@ -116,6 +123,27 @@ main(void)
 	ok(stat(shm_name(&st), &sst) == -1, "day one's counters went");
 	ok(stat(path, &st) == 0 && unlink(shm_name(&st)) == 0,
 	    "day two's counters (removed by the test)");
+
+	/* The sharing is decided per request: locations may differ. */
+	snprintf(path, sizeof(path), "%s/mixed.jsonl", dir);
+	ok(add_sync(s, path, "{}\n", HL_SYNC_EACH) == HL_OK &&
+	        stat(path, &st) == 0 && stat(shm_name(&st), &sst) == -1,
+	    "HOOKLINE_SYNC=each: no counters");
+	ok(add_sync(s, path, "{}\n", HL_SYNC_ALWAYS) == HL_OK &&
+	        (stat(shm_name(&st), &sst) == 0) == gsync_worth(fd = open(path,
+	                                                 O_RDONLY)),
+	    "then always: counters where gsync_worth() says so");
+	close(fd);
+	ok(add_sync(s, path, "{}\n", HL_SYNC_GROUP) == HL_OK &&
+	        stat(shm_name(&st), &sst) == 0 && unlink(shm_name(&st)) == 0,
+	    "then group, in the same process: counters");
+
+	snprintf(moved, sizeof(moved), "%s/nowhere.jsonl", dir);
+	snprintf(path, sizeof(path), "%s/dangling.jsonl", dir);
+	ok(symlink(moved, path) == 0 &&
+	        add(s, path, "{}\n") == HL_ESTORE &&
+	        strstr(why, "symbolic link") != NULL,
+	    "a symbolic link to nothing: 503, no endless retry (%s)", why);
 
 	snprintf(path, sizeof(path), "%s/no/such/dir/x.jsonl", dir);
 	ok(add(s, path, "{}\n") == HL_ESTORE && strstr(why, "No such") != NULL,
