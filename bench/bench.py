@@ -52,7 +52,7 @@ import time
 
 # Loopback ports and readiness, as the integration tests do them.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
-from harness import free_port, wait_port  # noqa: E402
+from harness import free_port, terminate, wait_port  # noqa: E402
 
 # A secret of the bench's choosing: it signs the sample event, nothing else.
 SECRET = "bench-only-secret-4b1d9e"
@@ -224,13 +224,7 @@ class Server:
     def stop(self):
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc)
         # Only the processes this server spawned, by pid.
         for pid in self.known_children:
             try:
@@ -417,12 +411,17 @@ class Bench:
         return (sum(v) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
 
     @staticmethod
-    def gsync_counters(log_path):
-        """hookline's group-commit counters for a log file (handler/gsync.c:
-        tickets taken, fdatasyncs made), or None."""
+    def gsync_path(log_path):
+        """Where hookline keeps a log file's group-commit counters
+        (handler/gsync.c); raises OSError when the log does not exist."""
+        st = os.stat(log_path)
+        return "/dev/shm/hookline-gsync2-%d-%d-%d" % (os.geteuid(), st.st_dev, st.st_ino)
+
+    def gsync_counters(self, log_path):
+        """A log file's group-commit counters: (tickets taken, fdatasyncs
+        made), or None."""
         try:
-            st = os.stat(log_path)
-            with open("/dev/shm/hookline-gsync2-%d-%d-%d" % (os.geteuid(), st.st_dev, st.st_ino), "rb") as f:
+            with open(self.gsync_path(log_path), "rb") as f:
                 seq, _, syncs = struct.unpack("<QQQ", f.read(24))
             return seq, syncs
         except (OSError, struct.error):
@@ -584,8 +583,7 @@ class Bench:
                 srv.stop()
                 # hookline's counters for this log, which nobody rotates.
                 try:
-                    st = os.stat(srv.log.path)
-                    os.unlink("/dev/shm/hookline-gsync2-%d-%d-%d" % (os.geteuid(), st.st_dev, st.st_ino))
+                    os.unlink(self.gsync_path(srv.log.path))
                 except OSError:
                     pass
         return rows, ratio

@@ -213,6 +213,19 @@ def lighttpd_env(d):
     return "(" + ", ".join("%s => %s" % (lighttpd_quote(k), lighttpd_quote(v)) for k, v in d.items()) + ")"
 
 
+def terminate(proc, timeout=20):
+    """SIGTERM, SIGKILL if proc has not exited after timeout seconds;
+    returns its exit status."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
 class Workdir:
     """A temporary directory, removed at exit unless HOOKLINE_KEEP_TMP is set."""
 
@@ -303,14 +316,7 @@ class Lighttpd:
         return text
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return terminate(self.proc)
 
     def path(self, name):
         return os.path.join(self.dir, name)
