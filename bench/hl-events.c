@@ -64,7 +64,7 @@ main(int argc, char *argv[])
 	    "SERVER_NAME=127.0.0.1", "REMOTE_ADDR=127.0.0.1",
 	    "REMOTE_PORT=49578", "CONTENT_TYPE=application/json",
 	    "HTTP_HOST=127.0.0.1:8080", sig, hclen, NULL};
-	struct hl_io io = {NULL, params};
+	struct hl_io io = {NULL, params, 0};
 	struct hl_server *srv;
 	struct stat st;
 	long n, ok;

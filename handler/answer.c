@@ -26,6 +26,7 @@ static const struct {
     [HL_ESTORE] = {503, "Service Unavailable", "temporarily unavailable",
         "Retry-After: 30\r\n"},
     [HL_EREJECT] = {422, "Unprocessable Content", "rejected", ""},
+    [HL_ETIMEOUT] = {408, "Request Timeout", "request timeout", ""},
     [HL_EINTERNAL] = {503, "Service Unavailable", "temporarily unavailable",
         "Retry-After: 30\r\n"},
 };

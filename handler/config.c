@@ -26,6 +26,8 @@
 
 #include "hookline.h"
 
+extern char **environ;
+
 enum var {
 	V_SECRET,
 	V_SECRET_FILE,
@@ -35,6 +37,7 @@ enum var {
 	V_MAX_BODY,
 	V_SYNC,
 	V_ALLOW_UNSIGNED,
+	V_READ_TIMEOUT,
 	V__MAX
 };
 
@@ -47,11 +50,14 @@ static const char *const var_names[V__MAX] = {
     [V_MAX_BODY] = "HOOKLINE_MAX_BODY",
     [V_SYNC] = "HOOKLINE_SYNC",
     [V_ALLOW_UNSIGNED] = "HOOKLINE_ALLOW_UNSIGNED",
+    [V_READ_TIMEOUT] = "HOOKLINE_READ_TIMEOUT",
 };
 
 #define SECRET_FILE_MAX 4096
 #define MAX_BODY_DEFAULT (1024 * 1024)
 #define MAX_BODY_LIMIT (1024UL * 1024 * 1024)
+#define READ_TIMEOUT_DEFAULT 30 /* seconds */
+#define READ_TIMEOUT_LIMIT 3600
 
 /* One parsed configuration and the strings it was parsed from. */
 struct entry {
@@ -136,49 +142,77 @@ config_parse_size(const char *s, size_t *out)
 	return 0;
 }
 
+/* Where this request's settings come from (hookline(8), CONFIGURATION). */
+enum layer {
+	LAYER_PROCESS, /* the process environment sets some HOOKLINE_* */
+	LAYER_REQUEST, /* it sets none: the request's parameters decide */
+};
+
 /*
- * Fills raw[] with borrowed pointers to this request's strings: request
- * parameters first, then the process environment; an empty value is
- * unset.  The parameters (a few dozen) are scanned once for all HOOKLINE_*
- * names rather than once per name.
+ * Fills raw[] with borrowed pointers to this request's strings, an empty
+ * value counting as unset, from exactly one layer: the process
+ * environment when it sets any HOOKLINE_* variable, the request's
+ * parameters otherwise.  What the administrator set for the process is
+ * final: an .htaccess that routes to a shared process can neither change
+ * a setting nor pair its own secret with the process's log.  In CGI mode
+ * the parameters are the process environment, so the two layers are one.
+ * *ignored is set when the request's HOOKLINE_* values were passed over.
  */
-static void
-resolve(const struct hl_io *io, const char *raw[V__MAX])
+static enum layer
+resolve(const struct hl_io *io, const char *raw[V__MAX], int *ignored)
 {
-	const char *req[V__MAX] = {NULL}, *env;
+	const char *env;
+	enum layer layer = LAYER_REQUEST;
+	unsigned seen = 0;
 	size_t n;
 
+	for (int i = 0; i < V__MAX; i++) {
+		env = getenv(var_names[i]);
+		raw[i] = env != NULL && *env != '\0' ? env : NULL;
+		if (raw[i] != NULL)
+			layer = LAYER_PROCESS;
+	}
+	*ignored = 0;
+	if (io->params == environ)
+		return LAYER_PROCESS;
+	/* The parameters (a few dozen) are scanned once for all names. */
 	for (char **p = io->params; p != NULL && *p != NULL; p++) {
 		if (strncmp(*p, "HOOKLINE_", 9) != 0)
 			continue;
+		if (layer == LAYER_PROCESS) {
+			*ignored = 1;
+			break;
+		}
 		for (int i = 0; i < V__MAX; i++) {
 			n = strlen(var_names[i]);
+			/* The first of duplicates wins, as in getenv. */
 			if (strncmp(*p, var_names[i], n) == 0 &&
 			    (*p)[n] == '=') {
-				/* The first of duplicates wins, as in getenv. */
-				if (req[i] == NULL)
-					req[i] = *p + n + 1;
+				if (!(seen & 1U << i) && (*p)[n + 1] != '\0')
+					raw[i] = *p + n + 1;
+				seen |= 1U << i;
 				break;
 			}
 		}
 	}
-	for (int i = 0; i < V__MAX; i++) {
-		if (req[i] != NULL && *req[i] != '\0')
-			raw[i] = req[i];
-		else
-			raw[i] =
-			    (env = getenv(var_names[i])) != NULL && *env != '\0'
-			    ? env
-			    : NULL;
-	}
-	/* The secret pair comes from one layer, never from both. */
-	if ((req[V_SECRET] != NULL && *req[V_SECRET] != '\0') ||
-	    (req[V_SECRET_FILE] != NULL && *req[V_SECRET_FILE] != '\0')) {
-		if (req[V_SECRET] == NULL || *req[V_SECRET] == '\0')
-			raw[V_SECRET] = NULL;
-		if (req[V_SECRET_FILE] == NULL || *req[V_SECRET_FILE] == '\0')
-			raw[V_SECRET_FILE] = NULL;
-	}
+	return layer;
+}
+
+/* Whole seconds, 1 to READ_TIMEOUT_LIMIT.  Returns 0 and sets *out, or -1. */
+static int
+parse_seconds(const char *s, unsigned *out)
+{
+	unsigned long n;
+	char *end;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -1;
+	errno = 0;
+	n = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || n == 0 || n > READ_TIMEOUT_LIMIT)
+		return -1;
+	*out = (unsigned)n;
+	return 0;
 }
 
 static int
@@ -217,7 +251,9 @@ read_secret_file(struct entry *e, const char *path, char *why, size_t wl)
 	size_t len = 0;
 	int fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+	/* O_NONBLOCK: a FIFO put there must not hang the worker in open(). */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) ==
+	    -1) {
 		snprintf(why, wl, "HOOKLINE_SECRET_FILE: cannot open %s: %s",
 		    path, strerror(errno));
 		return HL_ECONFIG;
@@ -368,6 +404,16 @@ entry_build(struct entry **out, const char *raw[V__MAX], char *why, size_t wl)
 		}
 	}
 
+	c->read_timeout = READ_TIMEOUT_DEFAULT;
+	if (raw[V_READ_TIMEOUT] != NULL &&
+	    parse_seconds(raw[V_READ_TIMEOUT], &c->read_timeout) == -1) {
+		snprintf(why, wl,
+		    "HOOKLINE_READ_TIMEOUT must be whole seconds from 1 to %d, "
+		    "not \"%.40s\"",
+		    READ_TIMEOUT_LIMIT, raw[V_READ_TIMEOUT]);
+		goto fail;
+	}
+
 	c->log = e->raw[V_LOG];
 	if (c->log != NULL && c->log[0] != '/') {
 		snprintf(why, wl,
@@ -421,16 +467,34 @@ config_hmac(const struct hl_config *cfg, enum hl_alg alg)
  * the secret.
  */
 enum hl_err
-config_get(struct hl_config_cache *cache, const struct hl_io *io,
+config_get(struct hl_config_cache *cache, struct hl_io *io,
     const struct hl_config **cfg, char *why, size_t wl)
 {
+	static int told;
 	const char *raw[V__MAX];
 	struct entry *e;
 	struct stat st;
 	enum hl_err rc;
-	int i;
+	int i, ignored;
 
-	resolve(io, raw);
+	if (resolve(io, raw, &ignored) == LAYER_REQUEST &&
+	    (raw[V_PLUGIN] != NULL || raw[V_PLUGIN_ARG] != NULL)) {
+		/* A plugin is code and a command: only the administrator
+		 * who started the process chooses them. */
+		snprintf(why, wl,
+		    "%s is set by the request, but a FastCGI process takes "
+		    "its plugin only from its own environment (hookline(8))",
+		    raw[V_PLUGIN] != NULL ? "HOOKLINE_PLUGIN"
+		                          : "HOOKLINE_PLUGIN_ARG");
+		return HL_ECONFIG;
+	}
+	/* Once per process: a pinned pool is routed to by many requests. */
+	if (ignored && !told) {
+		told = 1;
+		io_log(io, "ignoring HOOKLINE_* request parameters (SetEnv): "
+		    "this process's environment sets hookline's "
+		    "configuration, which a request cannot change");
+	}
 	for (i = 0; i < CACHE_SLOTS && cache->slot[i] != NULL; i++) {
 		e = cache->slot[i];
 		if (!same_raw(e, raw))

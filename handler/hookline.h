@@ -35,6 +35,7 @@ enum hl_err {
 	HL_ESTORE, /* 503: a sink could not store the event */
 	HL_EREJECT, /* 422: a sink refused the event for good */
 	HL_EINTERNAL, /* 503: out of memory or a library failure; worth a retry */
+	HL_ETIMEOUT, /* 408: the body did not arrive within HOOKLINE_READ_TIMEOUT */
 	HL_ERR__MAX
 };
 
@@ -47,6 +48,12 @@ int answer_status(enum hl_err);
 const char *answer_message(enum hl_err);
 size_t answer_format(char *, size_t, enum hl_err, const char *);
 
+/* ---- deadline.c -------------------------------------------------------- */
+
+int deadline_arm(unsigned);
+void deadline_disarm(void);
+int deadline_passed(void);
+
 /* ---- io.c -------------------------------------------------------------- */
 
 struct FCGX_Request;
@@ -58,11 +65,14 @@ struct FCGX_Request;
 struct hl_io {
 	struct FCGX_Request *fcgx;
 	char **params;
+	int abandoned; /* the body was given up on: close after the answer */
 };
 
 const char *io_param(const struct hl_io *, const char *);
 long io_read(struct hl_io *, char *, size_t);
 int io_write(struct hl_io *, const char *, size_t);
+void io_finish(struct hl_io *);
+void io_wipe_secrets(struct hl_io *);
 void io_log(struct hl_io *, const char *, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -87,13 +97,14 @@ struct hl_config {
 	const char *log; /* path or strftime pattern, or NULL */
 	const char *plugin; /* shared object path, or NULL */
 	const char *plugin_arg; /* never NULL */
+	unsigned read_timeout; /* seconds for the whole body */
 };
 
 struct hl_config_cache;
 
 struct hl_config_cache *config_cache_new(void);
 void config_cache_free(struct hl_config_cache *);
-enum hl_err config_get(struct hl_config_cache *, const struct hl_io *,
+enum hl_err config_get(struct hl_config_cache *, struct hl_io *,
     const struct hl_config **, char *, size_t);
 int config_parse_size(const char *, size_t *);
 EVP_MAC_CTX *config_hmac(const struct hl_config *, enum hl_alg);
@@ -111,8 +122,8 @@ int buf_reserve(struct hl_buf *, size_t);
 void buf_release(struct hl_buf *, size_t);
 
 enum hl_err request_check_method(const struct hl_io *);
-enum hl_err request_read_body(struct hl_io *, size_t, struct hl_buf *, char *,
-    size_t);
+enum hl_err request_read_body(struct hl_io *, size_t, unsigned,
+    struct hl_buf *, char *, size_t);
 
 /* ---- sig.c ------------------------------------------------------------- */
 
@@ -158,6 +169,9 @@ struct hl_record {
 	size_t len;
 };
 
+/* How every record starts: how the log tells its own torn lines. */
+#define RECORD_PREFIX "{\"received\":\""
+
 size_t record_max(const struct hl_record *);
 size_t record_format(char *, const struct hl_record *);
 
@@ -186,12 +200,14 @@ int gsync_sync(struct gsync *, int, uint64_t);
 /* ---- plugin.c --------------------------------------------------------- */
 
 struct hl_plugin;
+struct hl_plugins;
 
-enum hl_err plugin_get(const char *, const char *, struct hl_io *,
-    struct hl_plugin **, char *, size_t);
+struct hl_plugins *plugin_cache_new(void);
+void plugin_cache_free(struct hl_plugins *);
+enum hl_err plugin_get(struct hl_plugins *, const char *, const char *,
+    struct hl_io *, struct hl_plugin **, char *, size_t);
 enum hl_err plugin_handle(struct hl_plugin *, struct hl_io *,
     const struct hl_event *, const char *, const char *, char *, size_t);
-void plugin_unload_all(void);
 
 /* ---- serve.c ----------------------------------------------------------- */
 

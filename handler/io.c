@@ -3,6 +3,7 @@
  * FCGX streams; CGI uses the process environment and fds 0, 1 and 2.
  * Everything above this file is the same code for both modes.
  */
+#define _GNU_SOURCE /* memmem */
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -12,8 +13,12 @@
 #include <unistd.h>
 
 #include <fcgiapp.h>
+#include <openssl/crypto.h>
 
 #include "hookline.h"
+
+/* How long an abandoned FastCGI connection may still be read from. */
+#define FINISH_GRACE_MS 2000
 
 /*
  * CGI: bytes of the body read from standard input so far.  A CGI process
@@ -26,6 +31,18 @@ const char *
 io_param(const struct hl_io *io, const char *name)
 {
 	return io->params == NULL ? NULL : FCGX_GetParam(name, io->params);
+}
+
+/*
+ * FastCGI: after the read deadline, the rest of the body is not wanted,
+ * and the connection's record stream is out of step: it is closed after
+ * the answer (io_finish).
+ */
+static void
+abandon_input(struct hl_io *io)
+{
+	io->fcgx->keepConnection = 0;
+	io->abandoned = 1;
 }
 
 /*
@@ -47,8 +64,11 @@ io_read(struct hl_io *io, char *buf, size_t n)
 				break;
 			got += (size_t)k;
 		}
-		if (got < n && FCGX_GetError(io->fcgx->in) != 0)
+		if (got < n && FCGX_GetError(io->fcgx->in) != 0) {
+			if (deadline_passed())
+				abandon_input(io);
 			return -1;
+		}
 		return (long)got;
 	}
 	while (got < n) {
@@ -56,7 +76,7 @@ io_read(struct hl_io *io, char *buf, size_t n)
 		if (r == 0)
 			break;
 		if (r < 0) {
-			if (errno == EINTR)
+			if (errno == EINTR && !deadline_passed())
 				continue;
 			return -1;
 		}
@@ -89,6 +109,9 @@ cgi_drain(const struct hl_io *io)
 	size_t want;
 	ssize_t r;
 
+	/* A client too slow to send the body is not waited for twice. */
+	if (deadline_passed())
+		return;
 	if (cl == NULL || *cl == '\0') {
 		if (io_param(io, "HTTP_TRANSFER_ENCODING") == NULL)
 			return;
@@ -141,6 +164,45 @@ io_write(struct hl_io *io, const char *buf, size_t n)
 		n -= (size_t)r;
 	}
 	return 0;
+}
+
+/*
+ * Ends a FastCGI request: sends the answer and the end of the request,
+ * wipes the secrets among the parameters and lets libfcgi free them.  On
+ * closing, libfcgi reads what the web server still sends until it stops;
+ * after an abandoned body (a client trickling it) that is bounded by
+ * FINISH_GRACE_MS.  The server must be able to send a little more of the
+ * body before it reads the answer: Apache's mod_proxy_fcgi answers 503
+ * instead of the 408 when its write fails, so the connection is not shut
+ * for reading earlier.
+ */
+void
+io_finish(struct hl_io *io)
+{
+	io_wipe_secrets(io);
+	if (io->abandoned)
+		deadline_arm(FINISH_GRACE_MS);
+	FCGX_Finish_r(io->fcgx);
+	if (io->abandoned)
+		deadline_disarm();
+	io->abandoned = 0;
+}
+
+/*
+ * Wipes the values of the request's parameters that hold a secret
+ * (HOOKLINE_SECRET and Apache's REDIRECT_ copies of it): libfcgi frees
+ * its parameter buffers without clearing them, and a later core or heap
+ * reuse must not show them.
+ */
+void
+io_wipe_secrets(struct hl_io *io)
+{
+	char *eq;
+
+	for (char **p = io->params; p != NULL && *p != NULL; p++)
+		if ((eq = strchr(*p, '=')) != NULL &&
+		    memmem(*p, (size_t)(eq - *p), "HOOKLINE_SECRET", 15) != NULL)
+			OPENSSL_cleanse(eq + 1, strlen(eq + 1));
 }
 
 /*

@@ -5,13 +5,38 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include <fcgiapp.h>
 #include <openssl/crypto.h>
 
 #include "config.h"
 #include "hookline.h"
+
+/*
+ * The process holds secrets (the HMAC keys, request parameters): a crash
+ * must not write them into a core file that others may read, nor let
+ * another process of the same user read its memory.  HOOKLINE_CORE_DUMPS=1
+ * in the environment hookline is started with turns dumps back on for
+ * debugging (hookline(8)).
+ */
+static void
+no_core_dumps(void)
+{
+	const char *on = getenv("HOOKLINE_CORE_DUMPS");
+	struct rlimit rl;
+
+	if (on != NULL && strcmp(on, "1") == 0)
+		return;
+	if (getrlimit(RLIMIT_CORE, &rl) == 0) {
+		rl.rlim_cur = 0;
+		setrlimit(RLIMIT_CORE, &rl);
+	}
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
 
 int
 main(int argc, char *argv[])
@@ -30,6 +55,12 @@ main(int argc, char *argv[])
 	}
 	/* A client that went away must not kill us before the log is synced. */
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * Inherited as ignored, SIGCHLD would make the kernel reap the exec
+	 * plugin's commands before it can learn how they ended.
+	 */
+	signal(SIGCHLD, SIG_DFL);
+	no_core_dumps();
 	/*
 	 * hookline needs OpenSSL's built-in HMAC and SHA only: reading
 	 * openssl.cnf (engines, providers) at each CGI start is wasted work,

@@ -3,9 +3,13 @@
  * hands them verified events.
  *
  * A plugin is loaded the first time a request names it and stays loaded
- * for the life of the process: init() once per (path, argument) pair,
- * fini() at exit.  A refused plugin is not remembered, so a fixed file is
- * picked up by the next request without a restart.
+ * while it is among the PLUGIN_SLOTS (path, argument) pairs used last:
+ * init() once per pair, fini() when it is pushed out or at exit.  The
+ * bound matters in CGI mode and in a FastCGI pool that takes its
+ * settings from the requests: an argument that varies must not open a
+ * new instance (and its sockets) per value.  A refused plugin is not
+ * remembered, so a fixed file is picked up by the next request without a
+ * restart.
  */
 #include <dlfcn.h>
 #include <stdarg.h>
@@ -26,12 +30,18 @@ struct hl_plugin {
 	void *dl;                   /* dlopen handle */
 	const struct hookline_plugin *desc;
 	void *state;                /* the plugin's, from init() */
+	int initialised;            /* init() succeeded: fini() is owed */
 	struct hookline_host host;  /* host.priv points back here */
 	struct hl_io *io;           /* the request being handled, or NULL */
-	struct hl_plugin *next;
 };
 
-static struct hl_plugin *loaded;
+/* As many plugin instances as the configuration cache has entries. */
+#define PLUGIN_SLOTS 4
+
+/* The loaded plugins, most recently used first. */
+struct hl_plugins {
+	struct hl_plugin *slot[PLUGIN_SLOTS]; /* NULL where unused */
+};
 
 static void
 host_log(const struct hookline_host *host, const char *fmt, ...)
@@ -46,11 +56,14 @@ host_log(const struct hookline_host *host, const char *fmt, ...)
 	io_log(p->io, "plugin %s: %s", p->desc->name, msg);
 }
 
+/* Calls fini() if init() succeeded, unloads and frees; NULL does nothing. */
 static void
 plugin_free(struct hl_plugin *p)
 {
 	if (p == NULL)
 		return;
+	if (p->initialised)
+		p->desc->fini(p->state);
 	if (p->dl != NULL)
 		dlclose(p->dl);
 	free(p->path);
@@ -108,26 +121,59 @@ plugin_open(struct hl_plugin *p, char *why, size_t wl)
 	p->host.log = host_log;
 	p->host.priv = p;
 	if (p->desc->init(&p->host, p->arg, &p->state) != 0) {
+		p->state = NULL;
 		snprintf(why, wl, "HOOKLINE_PLUGIN: %s (%s): init failed; see "
 		    "the plugin's lines above", p->desc->name, p->path);
 		return HL_ECONFIG;
 	}
+	p->initialised = 1;
 	return HL_OK;
+}
+
+/* No plugin loaded yet; NULL when out of memory. */
+struct hl_plugins *
+plugin_cache_new(void)
+{
+	return calloc(1, sizeof(struct hl_plugins));
+}
+
+/* Calls every loaded plugin's fini() and unloads it; NULL does nothing. */
+void
+plugin_cache_free(struct hl_plugins *c)
+{
+	if (c == NULL)
+		return;
+	for (int i = 0; i < PLUGIN_SLOTS; i++)
+		plugin_free(c->slot[i]);
+	free(c);
+}
+
+/* Moves slot i to the front, pushing the others back one. */
+static void
+to_front(struct hl_plugins *c, int i)
+{
+	struct hl_plugin *p = c->slot[i];
+
+	memmove(&c->slot[1], &c->slot[0], (size_t)i * sizeof(p));
+	c->slot[0] = p;
 }
 
 /*
  * The loaded plugin for name (an absolute path, or a bare name such as
- * "exec" for PKGLIBDIR/exec.so) and arg, loading and initialising it on
- * first use.  io is the request, for the plugin's log lines.  Returns
- * HL_OK, or HL_ECONFIG / HL_EINTERNAL with why set.
+ * "exec" for PKGLIBDIR/exec.so: bare names never leave that directory)
+ * and arg, loading and initialising it on first use; the least recently
+ * used of PLUGIN_SLOTS instances is unloaded to make room.  io is the
+ * request, for the plugin's log lines.  Returns HL_OK, or HL_ECONFIG /
+ * HL_EINTERNAL with why set.
  */
 enum hl_err
-plugin_get(const char *name, const char *arg, struct hl_io *io,
-    struct hl_plugin **out, char *why, size_t wl)
+plugin_get(struct hl_plugins *c, const char *name, const char *arg,
+    struct hl_io *io, struct hl_plugin **out, char *why, size_t wl)
 {
 	char path[4096];
 	struct hl_plugin *p;
 	enum hl_err rc;
+	int i;
 
 	if (strchr(name, '/') == NULL)
 		snprintf(path, sizeof(path), "%s/%s.so", PKGLIBDIR, name);
@@ -137,9 +183,11 @@ plugin_get(const char *name, const char *arg, struct hl_io *io,
 		return HL_ECONFIG;
 	} else
 		snprintf(path, sizeof(path), "%s", name);
-	for (p = loaded; p != NULL; p = p->next)
-		if (strcmp(p->path, path) == 0 && strcmp(p->arg, arg) == 0) {
-			*out = p;
+	for (i = 0; i < PLUGIN_SLOTS && c->slot[i] != NULL; i++)
+		if (strcmp(c->slot[i]->path, path) == 0 &&
+		    strcmp(c->slot[i]->arg, arg) == 0) {
+			to_front(c, i);
+			*out = c->slot[0];
 			return HL_OK;
 		}
 	if ((p = calloc(1, sizeof(*p))) == NULL ||
@@ -156,8 +204,12 @@ plugin_get(const char *name, const char *arg, struct hl_io *io,
 		plugin_free(p);
 		return rc;
 	}
-	p->next = loaded;
-	loaded = p;
+	if (i == PLUGIN_SLOTS) {
+		i = PLUGIN_SLOTS - 1;
+		plugin_free(c->slot[i]);
+	}
+	c->slot[i] = p;
+	to_front(c, i);
 	*out = p;
 	return HL_OK;
 }
@@ -202,17 +254,4 @@ plugin_handle(struct hl_plugin *p, struct hl_io *io,
 	snprintf(why, wl, "plugin %s answered %d, which is no verdict",
 	    p->desc->name, (int)v);
 	return HL_ESTORE;
-}
-
-/* Calls every loaded plugin's fini() and unloads it; at exit. */
-void
-plugin_unload_all(void)
-{
-	struct hl_plugin *p;
-
-	while ((p = loaded) != NULL) {
-		loaded = p->next;
-		p->desc->fini(p->state);
-		plugin_free(p);
-	}
 }

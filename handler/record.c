@@ -85,7 +85,7 @@ record_format(char *buf, const struct hl_record *r)
 
 	gmtime_r(&r->when.tv_sec, &tm);
 	n = snprintf(p, 64,
-	    "{\"received\":\"%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ\"",
+	    RECORD_PREFIX "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ\"",
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
 	    tm.tm_sec, (long)(r->when.tv_nsec / 1000));
 	p += n;

@@ -43,6 +43,9 @@ buf_release(struct hl_buf *b, size_t keep)
 	}
 }
 
+static enum hl_err read_body(struct hl_io *, size_t, struct hl_buf *, char *,
+    size_t);
+
 /* HL_OK for POST, HL_EMETHOD for anything else. */
 enum hl_err
 request_check_method(const struct hl_io *io)
@@ -82,11 +85,37 @@ read_to_end(struct hl_io *io, size_t max, struct hl_buf *b, char *why,
 }
 
 /*
- * Reads the body into b, NUL-terminated, refusing more than max bytes.
- * Returns HL_OK, or an error with why (wl bytes) set for the error log.
+ * Reads the body into b, NUL-terminated, refusing more than max bytes and
+ * giving up (HL_ETIMEOUT) when all of it has not come within timeout
+ * seconds: a client that trickles a large body would otherwise hold a
+ * worker of a small pool before anyone is authenticated.  Returns HL_OK,
+ * or an error with why (wl bytes) set for the error log.
  */
 enum hl_err
-request_read_body(struct hl_io *io, size_t max, struct hl_buf *b, char *why,
+request_read_body(struct hl_io *io, size_t max, unsigned timeout,
+    struct hl_buf *b, char *why, size_t wl)
+{
+	enum hl_err rc;
+
+	if (deadline_arm(timeout * 1000U) == -1) {
+		snprintf(why, wl, "cannot set the read deadline: %s",
+		    strerror(errno));
+		return HL_EINTERNAL;
+	}
+	rc = read_body(io, max, b, why, wl);
+	deadline_disarm();
+	if (rc == HL_EINCOMPLETE && deadline_passed()) {
+		snprintf(why, wl,
+		    "body not received within HOOKLINE_READ_TIMEOUT (%u s)",
+		    timeout);
+		return HL_ETIMEOUT;
+	}
+	return rc;
+}
+
+/* request_read_body without the deadline. */
+static enum hl_err
+read_body(struct hl_io *io, size_t max, struct hl_buf *b, char *why,
     size_t wl)
 {
 	const char *cl = io_param(io, "CONTENT_LENGTH");

@@ -26,6 +26,7 @@ extern char **environ;
 struct hl_server {
 	struct hl_config_cache *config;
 	struct sink_log *log;
+	struct hl_plugins *plugins;
 	struct hl_buf body;
 	struct hl_buf rec;
 };
@@ -42,19 +43,24 @@ serve_new(void)
 		return NULL;
 	c->config = config_cache_new();
 	c->log = sink_log_new();
-	if (c->config == NULL || c->log == NULL) {
+	c->plugins = plugin_cache_new();
+	if (c->config == NULL || c->log == NULL || c->plugins == NULL) {
 		serve_free(c);
 		return NULL;
 	}
 	return c;
 }
 
-/* Closes the log, wipes the secrets and frees; NULL does nothing. */
+/*
+ * Unloads the plugins, closes the log, wipes the secrets and frees; NULL
+ * does nothing.
+ */
 void
 serve_free(struct hl_server *c)
 {
 	if (c == NULL)
 		return;
+	plugin_cache_free(c->plugins);
 	config_cache_free(c->config);
 	sink_log_free(c->log);
 	free(c->body.p);
@@ -138,7 +144,8 @@ store(struct hl_server *c, struct hl_io *io, const struct hl_config *cfg,
 	/* A plugin that cannot be loaded is a configuration error: found
 	 * before anything is written. */
 	if (cfg->plugin != NULL &&
-	    (rc = plugin_get(cfg->plugin, cfg->plugin_arg, io, &p, why, wl)) !=
+	    (rc = plugin_get(c->plugins, cfg->plugin, cfg->plugin_arg, io, &p,
+	         why, wl)) !=
 	        HL_OK)
 		return rc;
 	if (cfg->log != NULL &&
@@ -169,8 +176,8 @@ serve_request(struct hl_server *c, struct hl_io *io)
 		goto done;
 	if ((rc = config_get(c->config, io, &cfg, why, sizeof(why))) != HL_OK)
 		goto done;
-	if ((rc = request_read_body(io, cfg->max_body, &c->body, why,
-	         sizeof(why))) != HL_OK)
+	if ((rc = request_read_body(io, cfg->max_body, cfg->read_timeout,
+	         &c->body, why, sizeof(why))) != HL_OK)
 		goto done;
 	if ((rc = check_signature(io, cfg, &c->body, &sig, &scheme, &swhy)) !=
 	    HL_OK)
@@ -208,7 +215,7 @@ done:
 int
 serve_cgi(void)
 {
-	struct hl_io io = {NULL, environ};
+	struct hl_io io = {NULL, environ, 0};
 	struct hl_server *c;
 
 	if ((c = serve_new()) == NULL) {
@@ -216,7 +223,6 @@ serve_cgi(void)
 		return 1;
 	}
 	serve_request(c, &io);
-	plugin_unload_all();
 	serve_free(c);
 	return 0;
 }
@@ -270,14 +276,13 @@ serve_fcgi(void)
 			break;
 		}
 		sigprocmask(SIG_BLOCK, &stops, NULL);
-		struct hl_io io = {&req, req.envp};
+		struct hl_io io = {&req, req.envp, 0};
 		serve_request(c, &io);
-		FCGX_Finish_r(&req);
+		io_finish(&io);
 	}
 	if (rc != 0)
 		io_log(NULL, "FastCGI accept failed; exiting");
 	FCGX_Free(&req, 1);
-	plugin_unload_all();
 	serve_free(c);
 	return rc;
 }

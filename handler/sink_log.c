@@ -11,7 +11,10 @@
  *  - a last byte other than '\n' means a writer died in the middle of a
  *    record (kill -9 can cut a large write short).  That record was never
  *    acknowledged, so the fragment is cut off rather than left to corrupt
- *    the line that follows;
+ *    the line that follows; only a fragment that starts like a record is
+ *    cut, any other last line is ended with a newline (repair_tail);
+ *  - the lock is waited for at most LOCK_WAIT_MS: anyone who may read the
+ *    log can take a shared flock on it, and must not stall every worker;
  *  - a short write (disk full) is undone with ftruncate, so a failed
  *    append leaves no torn line either.
  *
@@ -32,6 +35,9 @@
 #include <unistd.h>
 
 #include "hookline.h"
+
+/* The longest wait for the log's lock before answering 503. */
+#define LOCK_WAIT_MS 10000
 
 struct sink_log {
 	int fd; /* -1 when no file is open */
@@ -186,15 +192,20 @@ log_open(struct sink_log *s, const char *path, char *why, size_t wl)
 }
 
 /*
- * Cuts a torn record (one not ending in '\n') off the end of the file,
- * which is *size bytes long; *size gets the new length.  The caller holds
- * the lock.
+ * Repairs a file that does not end in '\n' (it is *size bytes long; *size
+ * gets the new length).  When its last line is the start of a record, a
+ * writer died in the middle of one (kill -9 can cut a large write short):
+ * that record was never acknowledged, and is cut off.  Any other last line
+ * is not hookline's to remove (HOOKLINE_LOG names a file that held
+ * something else): it is ended with a newline instead, and nothing is
+ * lost.  The caller holds the lock.
  */
 static int
-cut_torn_tail(struct sink_log *s, off_t *size)
+repair_tail(struct sink_log *s, off_t *size)
 {
 	char buf[4096];
 	off_t end = *size, start;
+	size_t k;
 	ssize_t n;
 
 	while (end > 0) {
@@ -209,6 +220,21 @@ cut_torn_tail(struct sink_log *s, off_t *size)
 		end = start;
 	}
 found:
+	k = *size - end < (off_t)strlen(RECORD_PREFIX)
+	    ? (size_t)(*size - end)
+	    : strlen(RECORD_PREFIX);
+	if ((n = pread(s->fd, buf, k, end)) != (ssize_t)k)
+		return -1;
+	if (memcmp(buf, RECORD_PREFIX, k) != 0) {
+		snprintf(s->note, sizeof(s->note),
+		    "%s ended in a line that hookline did not write; "
+		    "a newline was added after it",
+		    s->path);
+		if (write(s->fd, "\n", 1) != 1)
+			return -1;
+		*size += 1;
+		return 0;
+	}
 	snprintf(s->note, sizeof(s->note),
 	    "cut %lld bytes of a torn record "
 	    "(a writer died mid-write) off the end of %s",
@@ -240,7 +266,7 @@ append_locked(struct sink_log *s, const char *rec, size_t len,
 	/* Where our own last record ended, the file ends in '\n'. */
 	if (size > 0 && size != s->end &&
 	    (pread(s->fd, &last, 1, size - 1) != 1 ||
-	        (last != '\n' && cut_torn_tail(s, &size) == -1))) {
+	        (last != '\n' && repair_tail(s, &size) == -1))) {
 		snprintf(why, wl, "cannot check the end of log %s: %s", s->path,
 		    strerror(errno));
 		return HL_ESTORE;
@@ -274,6 +300,43 @@ append_locked(struct sink_log *s, const char *rec, size_t len,
 	 * cuts it. */
 	(void)!ftruncate(s->fd, size);
 	s->end = -1;
+	return HL_ESTORE;
+}
+
+/*
+ * Takes the exclusive lock on the open file, waiting at most LOCK_WAIT_MS
+ * for it: hookline's own writers hold it for one write(2), so a longer
+ * wait means someone else (a reader's shared flock) holds it.  Returns
+ * HL_OK, or HL_ESTORE with why set.
+ */
+static enum hl_err
+lock(struct sink_log *s, char *why, size_t wl)
+{
+	int r, err;
+
+	if (flock(s->fd, LOCK_EX | LOCK_NB) == 0)
+		return HL_OK;
+	if (errno == EWOULDBLOCK) {
+		if (deadline_arm(LOCK_WAIT_MS) == -1)
+			goto fail;
+		while ((r = flock(s->fd, LOCK_EX)) == -1 && errno == EINTR &&
+		    !deadline_passed())
+			;
+		err = errno;
+		deadline_disarm();
+		if (r == 0)
+			return HL_OK;
+		errno = err;
+		if (deadline_passed()) {
+			snprintf(why, wl,
+			    "log %s stayed locked by another process for "
+			    "%d s (a reader holding flock on it?)",
+			    s->path, LOCK_WAIT_MS / 1000);
+			return HL_ESTORE;
+		}
+	}
+fail:
+	snprintf(why, wl, "cannot lock log %s: %s", s->path, strerror(errno));
 	return HL_ESTORE;
 }
 
@@ -328,12 +391,8 @@ sink_log_append(struct sink_log *s, const char *pattern, enum hl_sync sync,
 				s->pattern = strdup(pattern);
 			}
 		}
-		while (flock(s->fd, LOCK_EX) == -1)
-			if (errno != EINTR) {
-				snprintf(why, wl, "cannot lock log %s: %s",
-				    path, strerror(errno));
-				return HL_ESTORE;
-			}
+		if ((rc = lock(s, why, wl)) != HL_OK)
+			return rc;
 		rc = append_locked(s, rec, len, sync, why, wl);
 		flock(s->fd, LOCK_UN);
 		if (rc != HL_ERR__MAX)

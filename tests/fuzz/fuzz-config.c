@@ -2,9 +2,9 @@
  * fuzz-config: the configuration parser.
  *
  * Input: request parameters, one NAME=VALUE per line (the dictionary
- * config.dict names the HOOKLINE_* variables).  The process environment
- * holds a fallback HOOKLINE_SECRET and HOOKLINE_LOG, so that the layering
- * is exercised too.  HOOKLINE_SECRET_FILE values are confined to a
+ * config.dict names the HOOKLINE_* variables).  When the first byte is
+ * odd, the process environment holds HOOKLINE_SECRET and HOOKLINE_LOG:
+ * then it alone decides, whatever the parameters say.  HOOKLINE_SECRET_FILE values are confined to a
  * directory of fixtures made at start (secret files of modes 0600, 0640,
  * 0644, 0606, 0602, an empty one, an oversized one, a directory): a
  * fuzzer must not open arbitrary paths, and a FIFO would hang it.
@@ -90,8 +90,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fixture("big", big, sizeof(big), 0600);
 	snprintf(path, sizeof(path), "%s/dir", fixtures);
 	CHECK(mkdir(path, 0700) == 0);
-	setenv("HOOKLINE_SECRET", ENV_SECRET, 1);
-	setenv("HOOKLINE_LOG", "/var/log/hookline/env.jsonl", 1);
+	unsetenv("HOOKLINE_SECRET");
+	unsetenv("HOOKLINE_LOG");
+	unsetenv("HOOKLINE_READ_TIMEOUT");
 	unsetenv("HOOKLINE_SECRET_FILE");
 	unsetenv("HOOKLINE_MAX_BODY");
 	unsetenv("HOOKLINE_SYNC");
@@ -146,7 +147,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct hl_io io;
 	enum hl_err rc, rc2;
 	size_t sz, sz2;
-	int np = 0, si = -1;
+	int np = 0, si = -1, pinned = size > 0 && (data[0] & 1);
 
 	if (size > 8192 || (text = malloc(size + 1)) == NULL)
 		return 0;
@@ -195,6 +196,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	params[np] = NULL;
 	io.fcgx = NULL;
 	io.params = params;
+	io.abandoned = 0;
+	if (pinned) {
+		setenv("HOOKLINE_SECRET", ENV_SECRET, 1);
+		setenv("HOOKLINE_LOG", "/var/log/hookline/env.jsonl", 1);
+	}
 
 	rc = config_get(cache, &io, &cfg, why, sizeof(why));
 	rc2 = config_get(cache, &io, &cfg2, why2, sizeof(why2));
@@ -214,10 +220,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (config_hmac(cfg, HL_ALG_SHA256) == NULL));
 		if (cfg->secret != NULL)
 			CHECK(cfg->secret_len > 0);
-		/* A request's own non-empty secret is used byte for byte. */
-		if (secret != NULL && *secret != '\0')
+		/* The process's settings are final; otherwise a request's
+		 * own non-empty secret is used byte for byte, and a plugin
+		 * never comes from a request. */
+		if (pinned)
+			CHECK(cfg->secret_len == strlen(ENV_SECRET) &&
+			    memcmp(cfg->secret, ENV_SECRET, cfg->secret_len) ==
+			        0 &&
+			    strcmp(cfg->log, "/var/log/hookline/env.jsonl") == 0);
+		else if (secret != NULL && *secret != '\0')
 			CHECK(cfg->secret_len == strlen(secret) &&
 			    memcmp(cfg->secret, secret, cfg->secret_len) == 0);
+		CHECK(cfg->plugin == NULL);
 	} else {
 		CHECK(why[0] != '\0' && strcmp(why, why2) == 0);
 		if (!elsewhere(params, np, -1, FILE_SECRET))
@@ -231,6 +245,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    !elsewhere(params, np, si, secret))
 			CHECK(strstr(why, secret) == NULL);
 	}
+	unsetenv("HOOKLINE_SECRET");
+	unsetenv("HOOKLINE_LOG");
 	for (int i = 0; i < np; i++)
 		free(params[i]);
 	free(text);

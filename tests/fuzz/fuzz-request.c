@@ -331,6 +331,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	io.fcgx = NULL;
 	io.params = params;
+	io.abandoned = 0;
 	serve_request(srv, &io);
 
 	got = pread(1, answer, sizeof(answer) - 1, 0);

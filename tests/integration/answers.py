@@ -10,10 +10,11 @@ from harness import (Client, Lighttpd, Tap, check_clean_shutdown, event_body,
 
 SECRET = "it-answers-secret-Zq8"
 tap = Tap()
-srv = Lighttpd({"HOOKLINE_SECRET": SECRET, "HOOKLINE_LOG": "@DIR@/events.jsonl"}, procs=4, locations={
-    "/bad-config": {"HOOKLINE_SYNC": "sometimes"},
-    "/no-dir": {"HOOKLINE_LOG": "/nonexistent-hookline-dir/events.jsonl"},
-    "/small": {"HOOKLINE_MAX_BODY": "1k"},
+BASE = {"HOOKLINE_SECRET": SECRET, "HOOKLINE_LOG": "@DIR@/events.jsonl"}
+srv = Lighttpd(BASE, procs=4, pools={
+    "/bad-config": dict(BASE, HOOKLINE_SYNC="sometimes"),
+    "/no-dir": dict(BASE, HOOKLINE_LOG="/nonexistent-hookline-dir/events.jsonl"),
+    "/small": dict(BASE, HOOKLINE_MAX_BODY="1k"),
 })
 log = srv.path("events.jsonl")
 c = Client(srv.port)

@@ -2,12 +2,14 @@
 deploy/apache/hookline-fcgid.conf and deploy/apache/hookline-fcgid-sites.conf
 as shipped (paths and the two sites' secrets replaced, nothing else):
 
-- the secret reaches hookline through FcgidInitialEnv (a secret file);
+- the secret reaches hookline through FcgidCmdOptions InitialEnv (a
+  secret file), which pins the /hook pool's settings;
 - signed events are stored byte for byte, unsigned ones refused, an event
   of exactly 1 MiB passes FcgidMaxRequestLen, a 2 MiB one gets 413;
 - two locations with their own SetEnv HOOKLINE_SECRET and HOOKLINE_LOG,
-  served by the same pool of hookline processes, never verify with or
-  write to each other's settings;
+  served by the same (unpinned) pool of hookline processes, never verify
+  with or write to each other's settings; a SetEnv on the pinned /hook
+  pool changes nothing;
 - 10 s of wrk at 16 connections, after 2 s at 32 that grow the pool: every
   request answered 200 and logged, p99 printed (asserted only under 1 s:
   a stall of mod_fcgid's spawn logic costs a whole second);

@@ -262,11 +262,12 @@ class Lighttpd:
 
     env: hookline's process environment (bin-environment).
     locations: {url prefix: request environment (mod_setenv)}.
+    pools: {url prefix: process environment} of further hookline pools.
     In both, "@DIR@" stands for the server's temporary directory.
     """
 
     def __init__(self, env, procs=4, locations=None, extra_conf="", bin_path=None,
-                 fcgi_socket=None, stream_body=0):
+                 fcgi_socket=None, stream_body=0, pools=None):
         self.work = Workdir()
         self.dir = self.work.path
         self.port = free_port()
@@ -276,12 +277,21 @@ class Lighttpd:
         env = {k: v.replace("@DIR@", self.dir) for k, v in env.items()}
         locations = {u: {k: v.replace("@DIR@", self.dir) for k, v in e.items()}
                      for u, e in (locations or {}).items()}
+        def spawned(name, penv):
+            return '"bin-path" => %s, "socket" => %s, "max-procs" => %d, "bin-environment" => %s,' % (
+                lighttpd_quote(bin_path or BIN), lighttpd_quote(os.path.join(self.dir, name + ".sock")),
+                procs, lighttpd_env(child_env(penv, self.dir)))
+
         if fcgi_socket is None:
-            backend = '"bin-path" => %s, "socket" => %s, "max-procs" => %d, "bin-environment" => %s,' % (
-                lighttpd_quote(bin_path or BIN), lighttpd_quote(os.path.join(self.dir, "fcgi.sock")),
-                procs, lighttpd_env(child_env(env, self.dir)))
+            backend = spawned("fcgi", env)
         else:
             backend = '"socket" => %s,' % lighttpd_quote(fcgi_socket)
+        # pools: {url prefix: process environment} for hookline processes
+        # of their own, as an administrator pins a plugin: matched first.
+        servers = ['%s => (( %s "check-local" => "disable" ))' % (
+            lighttpd_quote(url), spawned("pool%d" % i, {k: v.replace("@DIR@", self.dir) for k, v in penv.items()}))
+            for i, (url, penv) in enumerate((pools or {}).items())]
+        servers.append('"/" => (( %s "check-local" => "disable" ))' % backend)
         conf = [
             'server.modules = ("mod_setenv", "mod_fastcgi")',
             "server.document-root = %s" % lighttpd_quote(www),
@@ -290,7 +300,7 @@ class Lighttpd:
             "server.errorlog = %s" % lighttpd_quote(self.errlog),
             "server.stream-request-body = %d" % stream_body,
             "server.max-request-size = 16384",  # KiB: above any test body
-            'fastcgi.server = ( "/" => (( %s "check-local" => "disable" )) )' % backend,
+            "fastcgi.server = ( %s )" % ", ".join(servers),
         ]
         for url, renv in locations.items():
             if renv:

@@ -21,7 +21,9 @@ for name, arg in [("true", "/bin/true"), ("capture", "@DIR@/capture.sh @DIR@/out
                   ("missing", "/nonexistent/hookline-command"), ("badt", "-t 0 /bin/true"),
                   ("empty", "")]:
     locs["/%s/" % name] = {"HOOKLINE_PLUGIN": EXEC, "HOOKLINE_PLUGIN_ARG": arg}
-srv = Lighttpd({"HOOKLINE_SECRET": SECRET, "HOOKLINE_LOG": "@DIR@/events.jsonl"}, procs=2, locations=locs)
+# A plugin comes only from the process environment: a pool per command.
+BASE = {"HOOKLINE_SECRET": SECRET, "HOOKLINE_LOG": "@DIR@/events.jsonl"}
+srv = Lighttpd(BASE, procs=2, pools={u: dict(BASE, **e) for u, e in locs.items()})
 scripts = {
     # Saves stdin and the environment, says something on both outputs.
     "capture.sh": '#!/bin/sh\ncat > "$1.body"\nenv > "$1.env"\necho "capture saw $HOOKLINE_EVENT_ID"\n'

@@ -74,10 +74,12 @@ def stream(name):
 
 
 redis = start_redis()
-srv = Lighttpd({"HOOKLINE_SECRET": SECRET, "HOOKLINE_LOG": "@DIR@/events.jsonl"}, procs=4, locations={
-    "/hook": {"HOOKLINE_PLUGIN": REDIS_SO, "HOOKLINE_PLUGIN_ARG": "port=%d stream=hooks timeout=500" % port},
-    "/capped/": {"HOOKLINE_PLUGIN": REDIS_SO, "HOOKLINE_PLUGIN_ARG": "port=%d stream=capped maxlen=10" % port},
-    "/bad/": {"HOOKLINE_PLUGIN": REDIS_SO, "HOOKLINE_PLUGIN_ARG": "port=%d colour=blue" % port},
+BASE = {"HOOKLINE_SECRET": SECRET, "HOOKLINE_LOG": "@DIR@/events.jsonl"}
+# A plugin comes from the process environment only: one pool each.
+srv = Lighttpd(BASE, procs=4, pools={
+    "/hook": dict(BASE, HOOKLINE_PLUGIN=REDIS_SO, HOOKLINE_PLUGIN_ARG="port=%d stream=hooks timeout=500" % port),
+    "/capped/": dict(BASE, HOOKLINE_PLUGIN=REDIS_SO, HOOKLINE_PLUGIN_ARG="port=%d stream=capped maxlen=10" % port),
+    "/bad/": dict(BASE, HOOKLINE_PLUGIN=REDIS_SO, HOOKLINE_PLUGIN_ARG="port=%d colour=blue" % port),
 })
 c = Client(srv.port)
 sent = []

@@ -38,8 +38,10 @@ locs = {
     "/missing/": {"HOOKLINE_PLUGIN": "/nonexistent/hookline-plugin.so"},
     "/relative/": {"HOOKLINE_PLUGIN": "plugins/verdict.so"},
 }
-# The process environment holds only the secret: each location its sinks.
-srv = Lighttpd({"HOOKLINE_SECRET": SECRET}, procs=1, locations=locs)
+# A plugin comes only from the process environment: each location is a
+# pool of its own, as an administrator pins one plugin per process.
+srv = Lighttpd({"HOOKLINE_SECRET": SECRET, "HOOKLINE_LOG": "@DIR@/unused.jsonl"}, procs=1,
+               pools={u: dict(e, HOOKLINE_SECRET=SECRET) for u, e in locs.items()})
 c = Client(srv.port)
 
 
@@ -77,11 +79,11 @@ for loc, why in [("noentry", "does not export hookline_plugin_entry()"),
            (r.status, r.body))
     tap.ok(why in srv.errors(), "%s: error log says \"%s\"" % (loc, why), srv.errors()[-1500:])
 
-# A plugin that crashes takes its process down mid-request.  This server
-# has no process-wide secret, so that one location can run unsigned.
-srv2 = Lighttpd({"HOOKLINE_LOG": "@DIR@/events.jsonl"}, procs=1, locations={
-    "/abort/": {"HOOKLINE_SECRET": SECRET, "HOOKLINE_PLUGIN": verdict, "HOOKLINE_PLUGIN_ARG": "abort"},
-    "/hook": {"HOOKLINE_SECRET": SECRET},
+# A plugin that crashes takes its process down mid-request; lighttpd
+# starts another.  One pool runs unsigned, without a secret.
+srv2 = Lighttpd({"HOOKLINE_LOG": "@DIR@/events.jsonl", "HOOKLINE_SECRET": SECRET}, procs=1, pools={
+    "/abort/": {"HOOKLINE_SECRET": SECRET, "HOOKLINE_LOG": "@DIR@/events.jsonl",
+                "HOOKLINE_PLUGIN": verdict, "HOOKLINE_PLUGIN_ARG": "abort"},
     "/unsigned/": {"HOOKLINE_ALLOW_UNSIGNED": "1", "HOOKLINE_LOG": "@DIR@/unsigned.jsonl",
                    "HOOKLINE_PLUGIN": verdict, "HOOKLINE_PLUGIN_ARG": "ok record=@DIR@/unsigned.rec"}})
 c2 = Client(srv2.port)

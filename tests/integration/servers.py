@@ -38,6 +38,7 @@ PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # keeps each (relative to its directory).
 PRODUCTION = {
     "/usr/local/sbin/hookline": None,  # the binary under test
+    "/usr/local/sbin/hookline-sites": "sbin/hookline-sites",  # a link to it
     "/etc/hookline": "etc",
     "/var/log/hookline": "log",
     "/run/hookline": "run/hookline",
@@ -74,6 +75,7 @@ class Site:
         self.bin = self.path("sbin/hookline")
         shutil.copy(BIN, self.bin)
         os.chmod(self.bin, 0o755)
+        os.symlink("hookline", self.path("sbin/hookline-sites"))
         for prod, rel in PRODUCTION.items():
             self.paths[prod] = self.bin if rel is None else os.path.join(self.dir, rel)
         self.secret = "hl-" + secrets.token_urlsafe(24)
@@ -371,9 +373,9 @@ class SpawnFcgi:
     """hookline started by the shipped deploy/spawn-fcgi/hookline-spawn-fcgi
     (its paths replaced, nothing else): 4 processes on a Unix socket."""
 
-    def __init__(self, site):
+    def __init__(self, site, script=None):
         self.site = site
-        script = site.install("spawn-fcgi/hookline-spawn-fcgi", mode=0o755)
+        script = script or site.install("spawn-fcgi/hookline-spawn-fcgi", mode=0o755)
         self.out = site.path("spawn-fcgi.out")
         with open(self.out, "w") as out:
             self.rc = subprocess.run(["/bin/sh", script], env=site.env(), stdin=subprocess.DEVNULL,

@@ -14,9 +14,10 @@ SECRET = "it-valgrind-secret"
 TOTAL = 1000
 tap = Tap()
 work = Workdir()
-vg = ValgrindFcgi({"HOOKLINE_SECRET": SECRET, "HOOKLINE_LOG": os.path.join(work.path, "events.jsonl"),
-                  "HOOKLINE_SYNC": "none"}, work.path)
-srv = Lighttpd({}, fcgi_socket=vg.socket, locations={"/bad/": {"HOOKLINE_SYNC": "maybe"}})
+# The process environment sets nothing: each location brings its settings.
+vg = ValgrindFcgi({}, work.path)
+BASE = {"HOOKLINE_SECRET": SECRET, "HOOKLINE_LOG": os.path.join(work.path, "events.jsonl"), "HOOKLINE_SYNC": "none"}
+srv = Lighttpd({}, fcgi_socket=vg.socket, locations={"/hook": BASE, "/bad/": dict(BASE, HOOKLINE_SYNC="maybe")})
 c = Client(srv.port, timeout=120)
 want = {}
 stored = 0

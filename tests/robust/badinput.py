@@ -38,8 +38,8 @@ def one_json_line(body):
 rows = http_rows()
 crows = cgi_rows()
 tap.ok(len(rows) + len(crows) >= 60, "%d HTTP rows and %d CGI rows" % (len(rows), len(crows)))
-srv = harness.Lighttpd({"HOOKLINE_SECRET": SECRET, "HOOKLINE_LOG": "@DIR@/events.jsonl"}, procs=2,
-                       locations={"/small/": {"HOOKLINE_MAX_BODY": "1k"}})
+BASE = {"HOOKLINE_SECRET": SECRET, "HOOKLINE_LOG": "@DIR@/events.jsonl"}
+srv = harness.Lighttpd({}, procs=2, locations={"/hook": BASE, "/small/": dict(BASE, HOOKLINE_MAX_BODY="1k")})
 deadline = time.time() + 10
 while len(pool(srv)) < 2 and time.time() < deadline:
     time.sleep(0.05)

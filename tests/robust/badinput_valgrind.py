@@ -21,9 +21,11 @@ work = harness.Workdir()
 rows = http_rows()
 crows = cgi_rows()
 
-vg = harness.ValgrindFcgi({"HOOKLINE_SECRET": SECRET, "HOOKLINE_SYNC": "none",
-                          "HOOKLINE_LOG": os.path.join(work.path, "events.jsonl")}, work.path)
-srv = harness.Lighttpd({}, fcgi_socket=vg.socket, locations={"/small/": {"HOOKLINE_MAX_BODY": "1k"}})
+# The process environment sets nothing: each location brings its settings.
+vg = harness.ValgrindFcgi({}, work.path)
+BASE = {"HOOKLINE_SECRET": SECRET, "HOOKLINE_SYNC": "none", "HOOKLINE_LOG": os.path.join(work.path, "events.jsonl")}
+srv = harness.Lighttpd({}, fcgi_socket=vg.socket,
+                       locations={"/hook": BASE, "/small/": dict(BASE, HOOKLINE_MAX_BODY="1k")})
 results = run_http(srv.port, rows, timeout=120)
 bad = [(name, want, got) for name, want, got, secs, resp in results if got != want]
 tap.eq(bad, [], "%d HTTP rows under valgrind, each with its status" % len(rows))

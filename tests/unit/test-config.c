@@ -19,7 +19,7 @@ static char why[HL_WHY_MAX];
 static enum hl_err
 get(const struct hl_config **cfg, char **params)
 {
-	struct hl_io io = {NULL, params};
+	struct hl_io io = {NULL, params, 0};
 	const struct hl_config *dummy;
 
 	why[0] = '\0';
@@ -76,6 +76,14 @@ secret_file(void)
 	        strstr(why, "empty") != NULL,
 	    "empty secret file refused");
 	close(fd);
+	unlink(path);
+	/* A FIFO would block open(2) until someone writes to it. */
+	ok(mkfifo(path, 0600) == 0, "a FIFO in place of the secret file");
+	alarm(10);
+	ok(get(NULL, REQ(var, "HOOKLINE_LOG=/tmp/x")) == HL_ECONFIG &&
+	        strstr(why, "not a regular file") != NULL,
+	    "FIFO refused at once, without blocking");
+	alarm(0);
 	unlink(path);
 	ok(get(NULL, REQ(var, "HOOKLINE_LOG=/tmp/x")) == HL_ECONFIG &&
 	        strstr(why, "HOOKLINE_SECRET_FILE") != NULL,
@@ -163,34 +171,85 @@ main(void)
 		    "alternating locations are both served from the cache");
 	}
 
-	/* The process environment is the fallback, request parameters win. */
+	/*
+	 * Exactly one layer: the process environment when it sets any
+	 * HOOKLINE_* variable, the request's parameters otherwise.
+	 */
 	setenv("HOOKLINE_SECRET", "env", 1);
 	setenv("HOOKLINE_LOG", "/env.jsonl", 1);
 	ok(get(&b, REQ("SERVER_NAME=x")) == HL_OK && b->secret_len == 3 &&
 	        strcmp(b->log, "/env.jsonl") == 0,
 	    "process environment used");
 	ok(get(&b, REQ("HOOKLINE_SECRET=req", "HOOKLINE_LOG=/req")) == HL_OK &&
-	        memcmp(b->secret, "req", 3) == 0 && strcmp(b->log, "/req") == 0,
-	    "request parameters win over the environment");
-	ok(get(&b, REQ("SERVER_NAME=x")) == HL_OK && b->secret_len == 3 &&
 	        memcmp(b->secret, "env", 3) == 0 &&
 	        strcmp(b->log, "/env.jsonl") == 0,
-	    "nothing of the previous request leaks into the next");
-	ok(get(NULL, REQ("HOOKLINE_SECRET_FILE=/nonexistent")) == HL_ECONFIG &&
-	        strstr(why, "both") == NULL,
-	    "request's secret file replaces the "
-	    "environment's secret instead of clashing with it");
-	ok(get(&b, REQ("HOOKLINE_SECRET=", "HOOKLINE_LOG=")) == HL_OK &&
+	    "a request cannot change what the process environment sets");
+	ok(get(&b, REQ("HOOKLINE_SECRET=req")) == HL_OK &&
 	        memcmp(b->secret, "env", 3) == 0,
-	    "empty parameter means unset");
+	    "nor pair its own secret with the process's log");
+	ok(get(&b, REQ("HOOKLINE_MAX_BODY=1024M", "HOOKLINE_SYNC=none",
+	               "HOOKLINE_READ_TIMEOUT=3600")) == HL_OK &&
+	        b->max_body == 1048576 && b->sync == HL_SYNC_ALWAYS &&
+	        b->read_timeout == 30,
+	    "nor set what the process environment leaves at its default");
+	ok(get(&b, REQ("HOOKLINE_SECRET_FILE=/nonexistent",
+	               "HOOKLINE_PLUGIN=/tmp/evil.so",
+	               "HOOKLINE_PLUGIN_ARG=/bin/cp a b")) == HL_OK &&
+	        b->plugin == NULL && strcmp(b->plugin_arg, "") == 0 &&
+	        memcmp(b->secret, "env", 3) == 0,
+	    "nor name a plugin, its argument or a secret file");
 	unsetenv("HOOKLINE_SECRET");
+	setenv("HOOKLINE_MAX_BODY", "2k", 1);
+	ok(get(NULL, REQ("HOOKLINE_SECRET=req")) == HL_ECONFIG &&
+	        strstr(why, "no secret") != NULL,
+	    "one variable in the environment is enough to pin the process");
+	unsetenv("HOOKLINE_MAX_BODY");
 	unsetenv("HOOKLINE_LOG");
-	ok(get(&b,
-	       REQ("HOOKLINE_SECRET=s", "HOOKLINE_PLUGIN=/p.so",
-	           "HOOKLINE_PLUGIN_ARG=a b")) == HL_OK &&
-	        b->log == NULL && strcmp(b->plugin, "/p.so") == 0 &&
+	ok(get(NULL, REQ("HOOKLINE_SECRET=", "HOOKLINE_SECRET=req",
+	                 "HOOKLINE_LOG=/req")) == HL_ECONFIG &&
+	        strstr(why, "no secret") != NULL,
+	    "the first of duplicate parameters wins, even when empty");
+	ok(get(NULL, REQ("HOOKLINE_SECRET=s", "HOOKLINE_PLUGIN=/p.so")) ==
+	            HL_ECONFIG &&
+	        strstr(why, "HOOKLINE_PLUGIN is set by the request") != NULL,
+	    "a plugin from the request parameters is refused");
+	ok(get(NULL, REQ("HOOKLINE_SECRET=s", "HOOKLINE_LOG=/x",
+	               "HOOKLINE_PLUGIN_ARG=-t 1 /bin/true")) == HL_ECONFIG &&
+	        strstr(why, "HOOKLINE_PLUGIN_ARG") != NULL,
+	    "and so is its argument");
+	setenv("HOOKLINE_SECRET", "s", 1);
+	setenv("HOOKLINE_PLUGIN", "/p.so", 1);
+	setenv("HOOKLINE_PLUGIN_ARG", "a b", 1);
+	ok(get(&b, REQ("SERVER_NAME=x")) == HL_OK && b->log == NULL &&
+	        strcmp(b->plugin, "/p.so") == 0 &&
 	        strcmp(b->plugin_arg, "a b") == 0,
-	    "a plugin alone is somewhere to store events");
+	    "a plugin from the environment, alone, is somewhere to store "
+	    "events");
+	unsetenv("HOOKLINE_SECRET");
+	unsetenv("HOOKLINE_PLUGIN");
+	unsetenv("HOOKLINE_PLUGIN_ARG");
+
+	ok(get(&b, REQ("HOOKLINE_SECRET=s", "HOOKLINE_LOG=/x",
+	               "HOOKLINE_READ_TIMEOUT=5")) == HL_OK &&
+	        b->read_timeout == 5,
+	    "read timeout 5 s");
+	ok(get(&b, REQ("HOOKLINE_SECRET=s", "HOOKLINE_LOG=/x")) == HL_OK &&
+	        b->read_timeout == 30,
+	    "read timeout defaults to 30 s");
+	{
+		static const char *const bad[] = {"0", "3601", "-1", "1s",
+		    " 1", "99999999999999999999"};
+		char var[64];
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			snprintf(var, sizeof(var), "HOOKLINE_READ_TIMEOUT=%s",
+			    bad[i]);
+			ok(get(NULL, REQ("HOOKLINE_SECRET=s", "HOOKLINE_LOG=/x",
+			                 var)) == HL_ECONFIG &&
+			        strstr(why, "HOOKLINE_READ_TIMEOUT") != NULL,
+			    "read timeout \"%s\" refused", bad[i]);
+		}
+	}
 
 	secret_file();
 	config_cache_free(cache);

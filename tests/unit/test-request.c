@@ -20,7 +20,7 @@ rd(const char *cl, const char *data, size_t max)
 {
 	char var[64];
 	char *params[] = {var, NULL};
-	struct hl_io io = {NULL, params};
+	struct hl_io io = {NULL, params, 0};
 	int p[2];
 	enum hl_err rc;
 
@@ -35,7 +35,7 @@ rd(const char *cl, const char *data, size_t max)
 		dup2(p[0], 0);
 		close(p[0]);
 	}
-	rc = request_read_body(&io, max, &body, why, sizeof(why));
+	rc = request_read_body(&io, max, 30, &body, why, sizeof(why));
 	close(0);
 	return rc;
 }
@@ -53,7 +53,7 @@ static long
 cgi_left_unread(char **params, const char *data, size_t max, enum hl_err want,
     int eof)
 {
-	struct hl_io io = {NULL, params};
+	struct hl_io io = {NULL, params, 0};
 	char buf[4096], ans[64];
 	int in[2], out[2], status;
 	long left = 0;
@@ -73,7 +73,7 @@ cgi_left_unread(char **params, const char *data, size_t max, enum hl_err want,
 		dup2(out[1], 1);
 		close(in[1]);
 		close(out[0]);
-		if (request_read_body(&io, max, &body, why, sizeof(why)) !=
+		if (request_read_body(&io, max, 30, &body, why, sizeof(why)) !=
 		    want)
 			_exit(1);
 		_exit(io_write(&io, "answer\n", 7) == 0 ? 0 : 1);
@@ -98,7 +98,7 @@ cgi_left_unread(char **params, const char *data, size_t max, enum hl_err want,
 int
 main(void)
 {
-	struct hl_io io = {NULL, (char *[]){"REQUEST_METHOD=POST", NULL}};
+	struct hl_io io = {NULL, (char *[]){"REQUEST_METHOD=POST", NULL}, 0};
 	static char big[40000 + 5];
 
 	/* First, while this process has read nothing as a CGI: the count of

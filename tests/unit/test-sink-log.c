@@ -3,6 +3,8 @@
  * and refusals, on real files in a temporary directory.
  */
 #include <fcntl.h>
+#include <time.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,14 +100,54 @@ main(void)
 	ok(stat(path, &st) == 0 && shm_name(&st) != NULL, "its counters");
 
 	fd = open(path, O_WRONLY | O_APPEND);
-	ok(write(fd, "{\"torn\":", 8) == 8, "a writer dies mid-record");
+	ok(write(fd, "{\"received\":\"2026-", 18) == 18,
+	    "a writer dies mid-record");
 	close(fd);
 	ok(add(s, path, "{\"a\":5}\n") == HL_OK &&
 	        strcmp(slurp(path), "{\"a\":4}\n{\"a\":5}\n") == 0 &&
-	        strstr(sink_log_note(s), "8 bytes") != NULL,
+	        strstr(sink_log_note(s), "18 bytes") != NULL,
 	    "torn record cut off before the next append");
+	fd = open(path, O_WRONLY | O_APPEND);
+	ok(write(fd, "{\"rec", 5) == 5, "a writer dies 5 bytes into a record");
+	close(fd);
+	ok(add(s, path, "{\"a\":5.5}\n") == HL_OK &&
+	        strcmp(slurp(path), "{\"a\":4}\n{\"a\":5}\n{\"a\":5.5}\n") ==
+	            0,
+	    "that fragment is cut off too");
+	fd = open(path, O_WRONLY | O_APPEND);
+	ok(write(fd, "not hookline's", 14) == 14,
+	    "someone else leaves a line without a newline");
+	close(fd);
+	ok(add(s, path, "{\"a\":5.7}\n") == HL_OK &&
+	        strcmp(slurp(path), "{\"a\":4}\n{\"a\":5}\n{\"a\":5.5}\n"
+	                            "not hookline's\n{\"a\":5.7}\n") == 0 &&
+	        strstr(sink_log_note(s), "did not write") != NULL,
+	    "a line hookline did not write is kept and ended, not cut");
 	ok(add(s, path, "{\"a\":6}\n") == HL_OK && *sink_log_note(s) == '\0',
 	    "note cleared on a clean append");
+
+	/* Anyone who may read the log can hold a shared lock on it. */
+	{
+		int rd = open(path, O_RDONLY);
+		time_t t0 = time(NULL);
+		char w[HL_WHY_MAX] = "";
+		struct timespec t = {0, 0};
+
+		ok(rd != -1 && flock(rd, LOCK_SH) == 0,
+		    "a reader holds a shared lock on the log");
+		ok(sink_log_append(s, path, HL_SYNC_NONE, &t, "{\"a\":6.5}\n",
+		       10, w, sizeof(w)) == HL_ESTORE &&
+		        strstr(w, "stayed locked") != NULL,
+		    "the append gives up with a reason: %s", w);
+		ok(time(NULL) - t0 >= 9 && time(NULL) - t0 <= 30,
+		    "after the bounded wait (%lld s)",
+		    (long long)(time(NULL) - t0));
+		close(rd);
+		ok(add(s, path, "{\"a\":6.6}\n") == HL_OK &&
+		        strstr(slurp(path), "6.5") == NULL,
+		    "once the lock is gone appends work, the refused one is "
+		    "not there");
+	}
 
 	snprintf(pat, sizeof(pat), "%s/%%Y-%%m-%%d.jsonl", dir);
 	snprintf(path, sizeof(path), "%s/2026-11-29.jsonl", dir);
