@@ -77,6 +77,8 @@ struct entry {
 
 struct hl_config_cache {
 	struct entry *slot[CACHE_SLOTS]; /* NULL where unused */
+	char **file; /* hookline.conf's lines (conffile.c), or NULL */
+	char file_why[HL_WHY_MAX]; /* why hookline.conf is unusable, or "" */
 };
 
 static void
@@ -113,6 +115,7 @@ config_cache_free(struct hl_config_cache *c)
 		return;
 	for (int i = 0; i < CACHE_SLOTS; i++)
 		entry_free(c->slot[i]);
+	conffile_free(c->file);
 	free(c);
 }
 
@@ -142,50 +145,31 @@ config_parse_size(const char *s, size_t *out)
 	return 0;
 }
 
-/* Where this request's settings come from (hookline(8), CONFIGURATION). */
+/* Where this request's settings come from (hookline(8), ENVIRONMENT). */
 enum layer {
-	LAYER_PROCESS, /* the process environment sets some HOOKLINE_* */
-	LAYER_REQUEST, /* it sets none: the request's parameters decide */
+	LAYER_PROCESS, /* the process: its environment or hookline.conf */
+	LAYER_REQUEST, /* the process sets nothing: the request decides */
 };
 
 /*
- * Fills raw[] with borrowed pointers to this request's strings, an empty
- * value counting as unset, from exactly one layer: the process
- * environment when it sets any HOOKLINE_* variable, the request's
- * parameters otherwise.  What the administrator set for the process is
- * final: an .htaccess that routes to a shared process can neither change
- * a setting nor pair its own secret with the process's log.  In CGI mode
- * the parameters are the process environment, so the two layers are one.
- * *ignored is set when the request's HOOKLINE_* values were passed over.
+ * Fills raw[] from list, "NAME=value" strings (request parameters or
+ * hookline.conf's lines): the HOOKLINE_* names among them, the first of
+ * duplicates winning as in getenv, an empty value counting as unset.
+ * Returns the index of the first HOOKLINE_* name that is no setting, or
+ * -1.
  */
-static enum layer
-resolve(const struct hl_io *io, const char *raw[V__MAX], int *ignored)
+static int
+scan(char **list, const char *raw[V__MAX])
 {
-	const char *env;
-	enum layer layer = LAYER_REQUEST;
 	unsigned seen = 0;
+	int i, unknown = -1;
 	size_t n;
 
-	for (int i = 0; i < V__MAX; i++) {
-		env = getenv(var_names[i]);
-		raw[i] = env != NULL && *env != '\0' ? env : NULL;
-		if (raw[i] != NULL)
-			layer = LAYER_PROCESS;
-	}
-	*ignored = 0;
-	if (io->params == environ)
-		return LAYER_PROCESS;
-	/* The parameters (a few dozen) are scanned once for all names. */
-	for (char **p = io->params; p != NULL && *p != NULL; p++) {
+	for (char **p = list; p != NULL && *p != NULL; p++) {
 		if (strncmp(*p, "HOOKLINE_", 9) != 0)
 			continue;
-		if (layer == LAYER_PROCESS) {
-			*ignored = 1;
-			break;
-		}
-		for (int i = 0; i < V__MAX; i++) {
+		for (i = 0; i < V__MAX; i++) {
 			n = strlen(var_names[i]);
-			/* The first of duplicates wins, as in getenv. */
 			if (strncmp(*p, var_names[i], n) == 0 &&
 			    (*p)[n] == '=') {
 				if (!(seen & 1U << i) && (*p)[n + 1] != '\0')
@@ -194,8 +178,79 @@ resolve(const struct hl_io *io, const char *raw[V__MAX], int *ignored)
 				break;
 			}
 		}
+		if (i == V__MAX && unknown == -1)
+			unknown = (int)(p - list);
 	}
+	return unknown;
+}
+
+/*
+ * Fills raw[] with borrowed pointers to this request's strings from
+ * exactly one layer: the process's when it sets any HOOKLINE_* variable
+ * (in its environment, or in a CGI program's hookline.conf), the
+ * request's parameters otherwise.  What the administrator set for the
+ * process is final: an .htaccess that routes to a shared process can
+ * neither change a setting nor pair its own secret with the process's
+ * log.  In CGI mode the parameters are the process environment, so the
+ * two layers are one; hookline.conf, when there is one, replaces both.
+ * *ignored is set when HOOKLINE_* values of the request were passed over.
+ */
+static enum layer
+resolve(const struct hl_config_cache *c, const struct hl_io *io,
+    const char *raw[V__MAX], int *ignored)
+{
+	const char *env;
+	enum layer layer = LAYER_REQUEST;
+	const char *none[V__MAX] = {NULL};
+
+	memcpy(raw, none, sizeof(none));
+	*ignored = 0;
+	if (io->params == environ && c->file != NULL) {
+		scan(c->file, raw);
+		scan(environ, none);
+		for (int i = 0; i < V__MAX; i++)
+			*ignored |= none[i] != NULL;
+		return LAYER_PROCESS;
+	}
+	for (int i = 0; i < V__MAX; i++) {
+		env = getenv(var_names[i]);
+		raw[i] = env != NULL && *env != '\0' ? env : NULL;
+		if (raw[i] != NULL)
+			layer = LAYER_PROCESS;
+	}
+	if (io->params == environ)
+		return LAYER_PROCESS;
+	if (layer == LAYER_PROCESS) {
+		scan(io->params, none);
+		for (int i = 0; i < V__MAX; i++)
+			*ignored |= none[i] != NULL;
+		return layer;
+	}
+	scan(io->params, raw);
 	return layer;
+}
+
+/*
+ * CGI mode: reads the settings file at path (conffile.c).  When it exists
+ * it alone decides for this process; when it is unusable, or names a
+ * HOOKLINE_* variable that is no setting, every request gets 500 with the
+ * reason.  Returns 1 when the file is in use, 0 when there is none, -1
+ * when it is unusable.
+ */
+int
+config_cache_use_file(struct hl_config_cache *c, const char *path)
+{
+	const char *raw[V__MAX] = {NULL};
+	int rc, bad;
+
+	rc = conffile_read(path, &c->file, c->file_why, sizeof(c->file_why));
+	if (rc == 1 && (bad = scan(c->file, raw)) != -1) {
+		snprintf(c->file_why, sizeof(c->file_why),
+		    "%s: %.*s is not a setting (hookline(8) lists them)", path,
+		    (int)strcspn(c->file[bad], "="), c->file[bad]);
+		return -1;
+	}
+	return rc;
 }
 
 /* Whole seconds, 1 to READ_TIMEOUT_LIMIT.  Returns 0 and sets *out, or -1. */
@@ -477,7 +532,11 @@ config_get(struct hl_config_cache *cache, struct hl_io *io,
 	enum hl_err rc;
 	int i, ignored;
 
-	if (resolve(io, raw, &ignored) == LAYER_REQUEST &&
+	if (cache->file_why[0] != '\0') {
+		snprintf(why, wl, "%s", cache->file_why);
+		return HL_ECONFIG;
+	}
+	if (resolve(cache, io, raw, &ignored) == LAYER_REQUEST &&
 	    (raw[V_PLUGIN] != NULL || raw[V_PLUGIN_ARG] != NULL)) {
 		/* A plugin is code and a command: only the administrator
 		 * who started the process chooses them. */
@@ -492,8 +551,10 @@ config_get(struct hl_config_cache *cache, struct hl_io *io,
 	if (ignored && !told) {
 		told = 1;
 		io_log(io, "ignoring HOOKLINE_* request parameters (SetEnv): "
-		    "this process's environment sets hookline's "
-		    "configuration, which a request cannot change");
+		    "%s sets hookline's configuration, which a request "
+		    "cannot change",
+		    cache->file != NULL ? "hookline.conf"
+		                        : "this process's environment");
 	}
 	for (i = 0; i < CACHE_SLOTS && cache->slot[i] != NULL; i++) {
 		e = cache->slot[i];

@@ -48,6 +48,16 @@ int answer_status(enum hl_err);
 const char *answer_message(enum hl_err);
 size_t answer_format(char *, size_t, enum hl_err, const char *);
 
+/* ---- check.c ----------------------------------------------------------- */
+
+int check_run(void);
+
+/* ---- conffile.c -------------------------------------------------------- */
+
+int conffile_path(char *, size_t);
+int conffile_read(const char *, char ***, char *, size_t);
+void conffile_free(char **);
+
 /* ---- deadline.c -------------------------------------------------------- */
 
 int deadline_arm(unsigned);
@@ -106,6 +116,7 @@ struct hl_config_cache *config_cache_new(void);
 void config_cache_free(struct hl_config_cache *);
 enum hl_err config_get(struct hl_config_cache *, struct hl_io *,
     const struct hl_config **, char *, size_t);
+int config_cache_use_file(struct hl_config_cache *, const char *);
 int config_parse_size(const char *, size_t *);
 EVP_MAC_CTX *config_hmac(const struct hl_config *, enum hl_alg);
 

@@ -46,9 +46,9 @@ main(int argc, char *argv[])
 		puts(PACKAGE_STRING);
 		return 0;
 	}
-	if (argc > 1) {
+	if (argc > 2 || (argc == 2 && strcmp(argv[1], "--check") != 0)) {
 		fprintf(stderr,
-		    "usage: hookline [--version]\n"
+		    "usage: hookline [--check | --version]\n"
 		    "Run by a web server as FastCGI or CGI; see "
 		    "hookline(8).\n");
 		return 2;
@@ -71,5 +71,7 @@ main(int argc, char *argv[])
 	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG |
 	        OPENSSL_INIT_NO_ATEXIT | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS,
 	    NULL);
+	if (argc == 2)
+		return check_run();
 	return FCGX_IsCGI() ? serve_cgi() : serve_fcgi();
 }

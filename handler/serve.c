@@ -218,10 +218,15 @@ serve_cgi(void)
 	struct hl_io io = {NULL, environ, 0};
 	struct hl_server *c;
 
+	char path[4096];
+
 	if ((c = serve_new()) == NULL) {
 		io_log(&io, "out of memory at start");
 		return 1;
 	}
+	/* Under suEXEC no SetEnv arrives: hookline.conf says it instead. */
+	if (conffile_path(path, sizeof(path)) == 0)
+		config_cache_use_file(c->config, path);
 	serve_request(c, &io);
 	serve_free(c);
 	return 0;
