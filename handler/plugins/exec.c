@@ -4,7 +4,9 @@
  *
  * HOOKLINE_PLUGIN_ARG is "[-t seconds] command [argument ...]", split at
  * blanks: no shell, no quoting, no expansion (write a script for more).
- * The command gets the raw body on standard input and, in its environment,
+ * The command gets the raw body on standard input, descriptors 0-2 and no
+ * other (libfcgi does not mark the FastCGI connection close-on-exec: on it
+ * the command could forge hookline's answer) and, in its environment,
  * hookline's environment without HOOKLINE_SECRET* plus
  *
  *   HOOKLINE_EVENT_ID  HOOKLINE_EVENT_STATUS  HOOKLINE_JOB_ID
@@ -19,7 +21,8 @@
  * killed) is RETRY (503); any other exit status is REJECT (422).  A command
  * may leave its input unread: only its exit status counts.
  */
-#define _GNU_SOURCE /* asprintf, pipe2 */
+/* asprintf, pipe2, posix_spawn_file_actions_addclosefrom_np (glibc 2.34) */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <stddef.h>
 #include <fcntl.h>
@@ -186,8 +189,14 @@ nonblock(int fd)
 /*
  * Starts the command in its own process group (so that a timeout kills
  * all of it) with in as its standard input, out as its standard output
- * and error, env as its environment, and none of hookline's blocked
- * signals or ignored SIGPIPE.  Returns 0 with *pid set, or an errno value.
+ * and error, every other descriptor closed, env as its environment, and
+ * none of hookline's blocked signals or ignored SIGPIPE.  posix_spawn()
+ * rather than fork(): no copy of hookline's page tables, and no code of
+ * ours between fork and exec.  The closefrom action (glibc 2.34; it uses
+ * close_range) closes in the child whatever is open, without touching
+ * hookline's own descriptors: libfcgi opens the connection without
+ * close-on-exec, and so may any library loaded into the process.
+ * Returns 0 with *pid set, or an errno value.
  */
 static int
 spawn(struct exec *x, int in, int out, char **env, pid_t *pid)
@@ -211,6 +220,7 @@ spawn(struct exec *x, int in, int out, char **env, pid_t *pid)
 	if ((rc = posix_spawn_file_actions_adddup2(&fa, in, 0)) == 0 &&
 	    (rc = posix_spawn_file_actions_adddup2(&fa, out, 1)) == 0 &&
 	    (rc = posix_spawn_file_actions_adddup2(&fa, out, 2)) == 0 &&
+	    (rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) == 0 &&
 	    (rc = posix_spawnattr_setpgroup(&attr, 0)) == 0 &&
 	    (rc = posix_spawnattr_setsigmask(&attr, &none)) == 0 &&
 	    (rc = posix_spawnattr_setsigdefault(&attr, &defaults)) == 0 &&

@@ -4,10 +4,12 @@ Through a real lighttpd (FastCGI), with 1 MiB events: a command that echoes
 its input (cat) is fed and drained at once, so nothing deadlocks; a command
 that never reads its input is judged by its exit status alone; the timeout
 covers the whole exchange, including a command that never reads, and kills
-the command's whole process group."""
+the command's whole process group; the command inherits no descriptor but
+0-2, so it cannot write FastCGI records on hookline's connection."""
 
 import hashlib
 import os
+import sys
 import time
 
 from harness import Client, Lighttpd, Tap, check_clean_shutdown, event_body, sha1_sig
@@ -25,6 +27,28 @@ scripts = {
     "noread-hang.sh": '#!/bin/sh\necho $$ > "$1"\nexec sleep 60\n',
     # Reads its input, leaves a grandchild in its group, outlives any timeout.
     "hang.sh": '#!/bin/sh\ncat >/dev/null\necho $$ > "$1"\nsleep 60 &\nsleep 60\n',
+    # Lists its open descriptors above 2 (those still open once listdir
+    # closed its own) before anything can answer the client, then writes a
+    # forged FastCGI answer on each of 3-20.
+    "forge.py": "#!%s -I\n" % sys.executable + r'''import os, struct, sys
+def is_open(fd):
+    try:
+        os.fstat(fd)
+        return True
+    except OSError:
+        return False
+fds = sorted(int(f) for f in os.listdir("/proc/self/fd") if int(f) > 2 and is_open(int(f)))
+with open(sys.argv[1], "w") as f:
+    f.write(" ".join(map(str, fds)))
+body = b"Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nforged\n"
+forged = (struct.pack(">BBHHBB", 1, 6, 1, len(body), 0, 0) + body +
+          struct.pack(">BBHHBB", 1, 3, 1, 8, 0, 0) + bytes(8))
+for fd in range(3, 21):
+    try:
+        os.write(fd, forged)
+    except OSError:
+        pass
+''',
 }
 
 
@@ -66,7 +90,7 @@ locs = {}
 for name, arg in [("cat", "-t 5 /bin/cat"), ("noread0", "-t 5 @DIR@/noread.sh 0"),
                   ("noread3", "-t 5 @DIR@/noread.sh 3"),
                   ("noreadhang", "-t 2 @DIR@/noread-hang.sh @DIR@/noreadhang.pid"),
-                  ("hang", "-t 2 @DIR@/hang.sh @DIR@/hang.pid")]:
+                  ("hang", "-t 2 @DIR@/hang.sh @DIR@/hang.pid"), ("forge", "-t 5 @DIR@/forge.py @DIR@/fds")]:
     locs["/%s/" % name] = {"HOOKLINE_PLUGIN": EXEC, "HOOKLINE_PLUGIN_ARG": arg}
 srv = Lighttpd({"HOOKLINE_SECRET": SECRET, "HOOKLINE_MAX_BODY": "2M"}, procs=2, locations=locs)
 for name, text in scripts.items():
@@ -89,6 +113,10 @@ def send(loc, body):
     return r, time.monotonic() - t0
 
 
+def ok_answer(body):
+    return b'{"ok":true,"id":"%s"}\n' % hashlib.sha256(body).hexdigest().encode()
+
+
 body = big_event(1)
 tap.eq(len(body), MIB, "the test event is 1 MiB")
 r, _ = send("cat", body)
@@ -105,6 +133,16 @@ r, took = send("hang", big_event(5))
 tap.ok(r is not None and r.status == 503, "1 MiB to a command that reads, then hangs -> 503")
 tap.ok(1.5 <= took < 10, "the 2 s timeout applied (answer after %.1f s)" % took)
 tap.ok(group_gone(srv.path("hang.pid")), "the command's whole process group (grandchild too) was killed")
+body = event_body(6)
+r, _ = send("forge", body)
+tap.ok(r is not None and r.status == 200 and r.body == ok_answer(body),
+       "a forged FastCGI answer on fds 3-20 does not reach the client", r and (r.status, r.body))
+try:
+    with open(srv.path("fds")) as f:
+        fds = f.read()
+except OSError:
+    fds = None
+tap.eq(fds, "", "the command has no descriptor open but 0, 1 and 2")
 c.close()
 check_clean_shutdown(tap, srv)
 err = srv.errors()
