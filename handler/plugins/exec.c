@@ -5,21 +5,29 @@
  * HOOKLINE_PLUGIN_ARG is "[-t seconds] command [argument ...]", split at
  * blanks: no shell, no quoting, no expansion (write a script for more).
  * The command gets the raw body on standard input, descriptors 0-2 and no
- * other (libfcgi does not mark the FastCGI connection close-on-exec: on it
- * the command could forge hookline's answer) and, in its environment,
- * hookline's environment without HOOKLINE_SECRET* plus
+ * other, and an environment of exactly these variables:
  *
+ *   PATH      hookline's, or /usr/local/bin:/usr/bin:/bin when it has none
+ *   HOME  LANG  LC_ALL  TZ                    hookline's, when set
  *   HOOKLINE_EVENT_ID  HOOKLINE_EVENT_STATUS  HOOKLINE_JOB_ID
  *   HOOKLINE_FLOW_ID   HOOKLINE_TENANT        HOOKLINE_REMOTE_ADDR
- *   HOOKLINE_SIGNATURE_SCHEME
+ *   HOOKLINE_SIGNATURE_SCHEME                 the event's, when present
  *
- * (absent fields are unset).  Its standard output and error go, line by
- * line, to the web server's error log.  The timeout (-t, default 10 s)
- * covers the whole exchange: feeding the body, reading the output, waiting
- * for the exit.  Exit 0 is OK (200); exit 75 (EX_TEMPFAIL), death by a
- * signal, or running past the timeout (then its whole process group is
- * killed) is RETRY (503); any other exit status is REJECT (422).  A command
- * may leave its input unread: only its exit status counts.
+ * An allowlist, because in CGI mode hookline's environment is the request:
+ * every client header as HTTP_* (HTTP_PROXY among them) and, after an
+ * Apache internal redirect, the secret again as REDIRECT_HOOKLINE_SECRET.
+ * HOME stays because git, ssh and most tools look for their settings there;
+ * the service manager or the web server's configuration sets it, never a
+ * client.  No other descriptor, because libfcgi does not mark the FastCGI
+ * connection close-on-exec: on it the command could forge hookline's answer.
+ *
+ * Its standard output and error go, line by line, to the web server's
+ * error log.  The timeout (-t, default 10 s) covers the whole exchange:
+ * feeding the body, reading the output, waiting for the exit.  Exit 0 is
+ * OK (200); exit 75 (EX_TEMPFAIL), death by a signal, or running past the
+ * timeout (then its whole process group is killed) is RETRY (503); any
+ * other exit status is REJECT (422).  A command may leave its input unread:
+ * only its exit status counts.
  */
 /* asprintf, pipe2, posix_spawn_file_actions_addclosefrom_np (glibc 2.34) */
 #define _GNU_SOURCE
@@ -39,11 +47,31 @@
 
 #include <hookline/plugin.h>
 
-extern char **environ;
-
 #define EX_TEMPFAIL 75
 #define MAX_ARGS 64
 #define DEFAULT_TIMEOUT_MS 10000
+#define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
+#define NITEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* What the command's environment takes from hookline's, besides PATH. */
+static const char *const passed[] = {"HOME", "LANG", "LC_ALL", "TZ"};
+
+/* The event's fields, by variable name. */
+static const struct {
+	const char *name;
+	size_t off;
+} fields[] = {
+	{"HOOKLINE_EVENT_ID", offsetof(struct hookline_event, id)},
+	{"HOOKLINE_EVENT_STATUS", offsetof(struct hookline_event, status)},
+	{"HOOKLINE_JOB_ID", offsetof(struct hookline_event, job_id)},
+	{"HOOKLINE_FLOW_ID", offsetof(struct hookline_event, flow_id)},
+	{"HOOKLINE_TENANT", offsetof(struct hookline_event, tenant)},
+	{"HOOKLINE_REMOTE_ADDR", offsetof(struct hookline_event, remote)},
+	{"HOOKLINE_SIGNATURE_SCHEME", offsetof(struct hookline_event, scheme)},
+};
+
+/* PATH, the passed variables, the event's fields, the terminating NULL. */
+#define ENV_MAX (1 + NITEMS(passed) + NITEMS(fields) + 1)
 
 /* How supervise() left the command. */
 enum end {
@@ -121,52 +149,48 @@ exec_fini(void *state)
 	free(x);
 }
 
-/*
- * Builds the child's environment: ours without any HOOKLINE_ variable (the
- * secret among them), plus the event's.  The strings added are allocated
- * into extra[], which the caller frees.
- */
-static char **
-child_env(const struct hookline_event *ev, char *extra[8])
+/* Appends "name=value" to env, *n entries so far; NULL adds nothing. */
+static int
+env_add(char *env[ENV_MAX], size_t *n, const char *name, const char *value)
 {
-	static const struct {
-		const char *name;
-		size_t off;
-	} vars[] = {
-		{"HOOKLINE_EVENT_ID", offsetof(struct hookline_event, id)},
-		{"HOOKLINE_EVENT_STATUS", offsetof(struct hookline_event, status)},
-		{"HOOKLINE_JOB_ID", offsetof(struct hookline_event, job_id)},
-		{"HOOKLINE_FLOW_ID", offsetof(struct hookline_event, flow_id)},
-		{"HOOKLINE_TENANT", offsetof(struct hookline_event, tenant)},
-		{"HOOKLINE_REMOTE_ADDR", offsetof(struct hookline_event, remote)},
-		{"HOOKLINE_SIGNATURE_SCHEME",
-		    offsetof(struct hookline_event, scheme)},
-	};
-	size_t n = 0, k = 0;
-	char **env;
-
-	while (environ[n] != NULL)
-		n++;
-	if ((env = calloc(n + 8, sizeof(*env))) == NULL)
-		return NULL;
-	n = 0;
-	for (char **e = environ; *e != NULL; e++)
-		if (strncmp(*e, "HOOKLINE_", 9) != 0)
-			env[n++] = *e;
-	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-		const char *v = *(const char *const *)((const char *)ev +
-		    vars[i].off);
-
-		if (v == NULL)
-			continue;
-		if (asprintf(&extra[k], "%s=%s", vars[i].name, v) == -1) {
-			extra[k] = NULL;
-			continue;
-		}
-		env[n++] = extra[k++];
+	if (value == NULL)
+		return 0;
+	if (asprintf(&env[*n], "%s=%s", name, value) == -1) {
+		env[*n] = NULL;
+		return -1;
 	}
-	env[n] = NULL;
-	return env;
+	(*n)++;
+	return 0;
+}
+
+/*
+ * Fills env (all NULL on entry) with the command's environment: the
+ * allowlist at the top of this file, nothing else.  The strings are
+ * allocated; the caller frees them all, also after a failure (-1, out of
+ * memory).
+ */
+static int
+child_env(const struct hookline_event *ev, char *env[ENV_MAX])
+{
+	const char *path = getenv("PATH");
+	size_t n = 0;
+
+	/* An empty PATH would search the working directory. */
+	if (path == NULL || *path == '\0')
+		path = DEFAULT_PATH;
+	if (env_add(env, &n, "PATH", path) == -1)
+		return -1;
+	for (size_t i = 0; i < NITEMS(passed); i++)
+		if (env_add(env, &n, passed[i], getenv(passed[i])) == -1)
+			return -1;
+	for (size_t i = 0; i < NITEMS(fields); i++) {
+		const char *v =
+		    *(const char *const *)((const char *)ev + fields[i].off);
+
+		if (env_add(env, &n, fields[i].name, v) == -1)
+			return -1;
+	}
+	return 0;
 }
 
 static long
@@ -199,7 +223,7 @@ nonblock(int fd)
  * Returns 0 with *pid set, or an errno value.
  */
 static int
-spawn(struct exec *x, int in, int out, char **env, pid_t *pid)
+spawn(struct exec *x, int in, int out, char *env[ENV_MAX], pid_t *pid)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -366,7 +390,7 @@ static enum hookline_verdict
 exec_handle(void *state, const struct hookline_event *ev)
 {
 	struct exec *x = state;
-	char *extra[8] = {NULL}, **env = NULL;
+	char *env[ENV_MAX] = {NULL};
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, status = 0, rc;
 	enum hookline_verdict v = HOOKLINE_RETRY;
 	enum end end;
@@ -376,7 +400,7 @@ exec_handle(void *state, const struct hookline_event *ev)
 	 * are as any program expects them. */
 	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1 ||
 	    nonblock(in[1]) == -1 || nonblock(out[0]) == -1 ||
-	    (env = child_env(ev, extra)) == NULL) {
+	    child_env(ev, env) == -1) {
 		x->host->log(x->host, "cannot set up %s: %s", x->argv[0],
 		    strerror(errno));
 		goto done;
@@ -418,9 +442,8 @@ done:
 		if (out[i] != -1)
 			close(out[i]);
 	}
-	for (int i = 0; i < 8; i++)
-		free(extra[i]);
-	free(env);
+	for (size_t i = 0; i < ENV_MAX; i++)
+		free(env[i]);
 	return v;
 }
 

@@ -5,14 +5,20 @@ its input (cat) is fed and drained at once, so nothing deadlocks; a command
 that never reads its input is judged by its exit status alone; the timeout
 covers the whole exchange, including a command that never reads, and kills
 the command's whole process group; the command inherits no descriptor but
-0-2, so it cannot write FastCGI records on hookline's connection."""
+0-2, so it cannot write FastCGI records on hookline's connection.
+
+In CGI mode, where the web server puts the client's headers (HTTP_*) and,
+after an Apache internal redirect, REDIRECT_HOOKLINE_SECRET into hookline's
+environment: the command's environment is exactly the allowlist."""
 
 import hashlib
+import json
 import os
+import subprocess
 import sys
 import time
 
-from harness import Client, Lighttpd, Tap, check_clean_shutdown, event_body, sha1_sig
+from harness import BIN, Client, Lighttpd, Tap, Workdir, check_clean_shutdown, event_body, sha1_sig
 
 BUILD = os.environ.get("HOOKLINE_BUILDDIR", ".")
 EXEC = os.path.join(BUILD, "handler/plugins/.libs/exec.so")
@@ -86,6 +92,8 @@ def group_gone(pidfile):
     return False
 
 
+# ---- through lighttpd: big events, the timeout, descriptors ---------------
+
 locs = {}
 for name, arg in [("cat", "-t 5 /bin/cat"), ("noread0", "-t 5 @DIR@/noread.sh 0"),
                   ("noread3", "-t 5 @DIR@/noread.sh 3"),
@@ -149,4 +157,57 @@ err = srv.errors()
 tap.ok("ran past 2 s" in err and "exited 3" in err, "the timeout and the exit status are logged", err[-2000:])
 tap.ok(SECRET not in err, "no secret in the error log")
 
+# ---- CGI mode: the command's environment ----------------------------------
+
+work = Workdir()
+
+
+def run_cgi(env):
+    """Runs hookline once as CGI with env (and the request, the secret, the
+    plugin, the sanitizers' options) and a signed event; returns (status,
+    body, stderr text)."""
+    body = event_body(7)
+    e = {"REQUEST_METHOD": "POST", "REMOTE_ADDR": "192.0.2.9", "CONTENT_LENGTH": str(len(body)),
+         "GATEWAY_INTERFACE": "CGI/1.1", "HTTP_X_HUB_SIGNATURE": sha1_sig(SECRET, body),
+         "HOOKLINE_SECRET": SECRET, "HOOKLINE_PLUGIN": EXEC,
+         "ASAN_OPTIONS": "log_path=%s/san:abort_on_error=1:detect_leaks=1" % work.path,
+         "UBSAN_OPTIONS": "log_path=%s/san:print_stacktrace=1:halt_on_error=1" % work.path}
+    e.update(env)
+    p = subprocess.run([BIN], input=body, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=60)
+    status = 0
+    for line in p.stdout.split(b"\r\n\r\n")[0].decode("latin-1").split("\r\n"):
+        if line.lower().startswith("status:"):
+            status = int(line.split()[1])
+    return status, body, p.stderr.decode(errors="replace")
+
+
+def command_env(err):
+    """The environment that /usr/bin/env printed, from hookline's stderr."""
+    mark = "plugin exec: /usr/bin/env: "
+    return dict(line.split(mark, 1)[1].split("=", 1) for line in err.splitlines() if mark in line)
+
+
+evil = {"HOOKLINE_PLUGIN_ARG": "/usr/bin/env", "REDIRECT_HOOKLINE_SECRET": SECRET,
+        "REDIRECT_REDIRECT_HOOKLINE_SECRET": SECRET, "REDIRECT_STATUS": "200",
+        "HTTP_X_EVIL": "evil", "HTTP_PROXY": "http://127.0.0.1:9", "SERVER_SOFTWARE": "Apache", "LD_PRELOAD": "",
+        "PATH": "/opt/hookline-test/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C", "TZ": "UTC",
+        "HOME": "/nonexistent/home"}
+st, body, err = run_cgi(evil)
+tap.eq(st, 200, "CGI: /usr/bin/env as the command -> 200")
+ev = json.loads(body)
+want = {"PATH": evil["PATH"], "LANG": "C.UTF-8", "LC_ALL": "C", "TZ": "UTC", "HOME": "/nonexistent/home",
+        "HOOKLINE_EVENT_ID": hashlib.sha256(body).hexdigest(), "HOOKLINE_EVENT_STATUS": ev["status"],
+        "HOOKLINE_JOB_ID": ev["job_id"], "HOOKLINE_FLOW_ID": ev["flow_id"], "HOOKLINE_TENANT": ev["tenant"],
+        "HOOKLINE_REMOTE_ADDR": "192.0.2.9", "HOOKLINE_SIGNATURE_SCHEME": "sha1"}
+tap.eq(command_env(err), want, "CGI: the command's environment is exactly the allowlist (no REDIRECT_*, "
+       "HTTP_*, secret)")
+st, body, err = run_cgi({"HOOKLINE_PLUGIN_ARG": "/usr/bin/env"})
+got = command_env(err)
+tap.ok(st == 200 and got.get("PATH") == "/usr/local/bin:/usr/bin:/bin" and
+       sorted(k for k in got if not k.startswith("HOOKLINE_")) == ["PATH"],
+       "CGI: without PATH, LANG, LC_ALL, TZ, HOME the command gets the default PATH only", got)
+tap.ok(SECRET not in err, "CGI: no secret in the error log")
+san = [n for n in os.listdir(work.path) if n.startswith("san.")]
+tap.eq(san, [], "CGI: no sanitizer report")
 tap.done()
