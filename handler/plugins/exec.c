@@ -92,6 +92,7 @@ exec_init(const struct hookline_host *host, const char *arg, void **state)
 {
 	struct exec *x = calloc(1, sizeof(*x));
 	char *w, *save = NULL, *end;
+	struct sigaction sa;
 	int n = 0;
 	long t;
 
@@ -129,6 +130,18 @@ exec_init(const struct hookline_host *host, const char *arg, void **state)
 	if (strchr(x->argv[0], '/') != NULL && access(x->argv[0], X_OK) != 0) {
 		host->log(host, "cannot execute %s: %s", x->argv[0],
 		    strerror(errno));
+		goto fail;
+	}
+	/*
+	 * A SIGCHLD ignored survives exec, so a careless parent of the web
+	 * server (or of hookline in CGI mode) can leave it so.  Then the
+	 * kernel reaps our commands itself, waitpid() fails with ECHILD and
+	 * no exit status is ever known.  hookline starts no other child and
+	 * sets no SIGCHLD handler, so taking the default back harms nothing.
+	 */
+	if (sigaction(SIGCHLD, NULL, &sa) == -1 ||
+	    (sa.sa_handler == SIG_IGN && signal(SIGCHLD, SIG_DFL) == SIG_ERR)) {
+		host->log(host, "cannot restore SIGCHLD: %s", strerror(errno));
 		goto fail;
 	}
 	*state = x;

@@ -9,11 +9,13 @@ the command's whole process group; the command inherits no descriptor but
 
 In CGI mode, where the web server puts the client's headers (HTTP_*) and,
 after an Apache internal redirect, REDIRECT_HOOKLINE_SECRET into hookline's
-environment: the command's environment is exactly the allowlist."""
+environment: the command's environment is exactly the allowlist.  And with
+SIGCHLD inherited as ignored, a command that exits 0 is still a 200."""
 
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -157,12 +159,12 @@ err = srv.errors()
 tap.ok("ran past 2 s" in err and "exited 3" in err, "the timeout and the exit status are logged", err[-2000:])
 tap.ok(SECRET not in err, "no secret in the error log")
 
-# ---- CGI mode: the command's environment ----------------------------------
+# ---- CGI mode: the environment, an inherited ignored SIGCHLD ---------------
 
 work = Workdir()
 
 
-def run_cgi(env):
+def run_cgi(env, preexec_fn=None):
     """Runs hookline once as CGI with env (and the request, the secret, the
     plugin, the sanitizers' options) and a signed event; returns (status,
     body, stderr text)."""
@@ -174,7 +176,7 @@ def run_cgi(env):
          "UBSAN_OPTIONS": "log_path=%s/san:print_stacktrace=1:halt_on_error=1" % work.path}
     e.update(env)
     p = subprocess.run([BIN], input=body, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       timeout=60)
+                       timeout=60, preexec_fn=preexec_fn)
     status = 0
     for line in p.stdout.split(b"\r\n\r\n")[0].decode("latin-1").split("\r\n"):
         if line.lower().startswith("status:"):
@@ -208,6 +210,16 @@ tap.ok(st == 200 and got.get("PATH") == "/usr/local/bin:/usr/bin:/bin" and
        sorted(k for k in got if not k.startswith("HOOKLINE_")) == ["PATH"],
        "CGI: without PATH, LANG, LC_ALL, TZ, HOME the command gets the default PATH only", got)
 tap.ok(SECRET not in err, "CGI: no secret in the error log")
+
+
+def ignore_sigchld():
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+
+
+st, _, err = run_cgi({"HOOKLINE_PLUGIN_ARG": "-t 3 /bin/true"}, preexec_fn=ignore_sigchld)
+tap.eq(st, 200, "CGI with SIGCHLD ignored: a command that exits 0 -> 200")
+tap.ok("ran past" not in err and "killed" not in err and "cannot wait" not in err,
+       "CGI with SIGCHLD ignored: the command was waited for, not killed", err)
 san = [n for n in os.listdir(work.path) if n.startswith("san.")]
 tap.eq(san, [], "CGI: no sanitizer report")
 tap.done()
