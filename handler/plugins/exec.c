@@ -430,8 +430,10 @@ exec_handle(void *state, const struct hookline_event *ev)
 	end = supervise(x, pid, in[1], out[0], ev, &status);
 	in[1] = out[0] = -1; /* closed by supervise() */
 	if (end == END_KILL) {
-		/* Not reaped yet, so pid still names its group. */
+		/* Not reaped yet, so pid still names it and its group.  It
+		 * may have left the group: the wait below must not hang. */
 		kill(-pid, SIGKILL);
+		kill(pid, SIGKILL);
 		while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
 			;
 	}

@@ -4,8 +4,9 @@ Through a real lighttpd (FastCGI), with 1 MiB events: a command that echoes
 its input (cat) is fed and drained at once, so nothing deadlocks; a command
 that never reads its input is judged by its exit status alone; the timeout
 covers the whole exchange, including a command that never reads, and kills
-the command's whole process group; the command inherits no descriptor but
-0-2, so it cannot write FastCGI records on hookline's connection.
+the command's whole process group, and the command itself if it left that
+group; the command inherits no descriptor but 0-2, so it cannot write
+FastCGI records on hookline's connection.
 
 In CGI mode, where the web server puts the client's headers (HTTP_*) and,
 after an Apache internal redirect, REDIRECT_HOOKLINE_SECRET into hookline's
@@ -35,6 +36,14 @@ scripts = {
     "noread-hang.sh": '#!/bin/sh\necho $$ > "$1"\nexec sleep 60\n',
     # Reads its input, leaves a grandchild in its group, outlives any timeout.
     "hang.sh": '#!/bin/sh\ncat >/dev/null\necho $$ > "$1"\nsleep 60 &\nsleep 60\n',
+    # Reads its input, leaves its own process group for hookline's, hangs.
+    "leave.py": "#!%s -I\n" % sys.executable + r'''import os, sys, time
+sys.stdin.buffer.read()
+os.setpgid(0, os.getpgid(os.getppid()))
+with open(sys.argv[1], "w") as f:
+    f.write(str(os.getpid()))
+time.sleep(60)
+''',
     # Lists its open descriptors above 2 (those still open once listdir
     # closed its own) before anything can answer the client, then writes a
     # forged FastCGI answer on each of 3-20.
@@ -80,13 +89,20 @@ def group_alive(pgid):
     return False
 
 
-def group_gone(pidfile):
-    """Waits (at most 5 s) for the group recorded in pidfile to be gone."""
+def read_pid(pidfile):
+    """The number a command wrote into pidfile, or None."""
     try:
         with open(pidfile) as f:
-            pgid = int(f.read())
+            return int(f.read())
     except (OSError, ValueError):
-        return False  # the command never ran
+        return None  # the command never got that far
+
+
+def group_gone(pidfile):
+    """Waits (at most 5 s) for the group recorded in pidfile to be gone."""
+    pgid = read_pid(pidfile)
+    if pgid is None:
+        return False
     for _ in range(100):
         if not group_alive(pgid):
             return True
@@ -100,7 +116,8 @@ locs = {}
 for name, arg in [("cat", "-t 5 /bin/cat"), ("noread0", "-t 5 @DIR@/noread.sh 0"),
                   ("noread3", "-t 5 @DIR@/noread.sh 3"),
                   ("noreadhang", "-t 2 @DIR@/noread-hang.sh @DIR@/noreadhang.pid"),
-                  ("hang", "-t 2 @DIR@/hang.sh @DIR@/hang.pid"), ("forge", "-t 5 @DIR@/forge.py @DIR@/fds")]:
+                  ("hang", "-t 2 @DIR@/hang.sh @DIR@/hang.pid"), ("leave", "-t 2 @DIR@/leave.py @DIR@/leave.pid"),
+                  ("forge", "-t 5 @DIR@/forge.py @DIR@/fds")]:
     locs["/%s/" % name] = {"HOOKLINE_PLUGIN": EXEC, "HOOKLINE_PLUGIN_ARG": arg}
 srv = Lighttpd({"HOOKLINE_SECRET": SECRET, "HOOKLINE_MAX_BODY": "2M"}, procs=2, locations=locs)
 for name, text in scripts.items():
@@ -143,6 +160,12 @@ r, took = send("hang", big_event(5))
 tap.ok(r is not None and r.status == 503, "1 MiB to a command that reads, then hangs -> 503")
 tap.ok(1.5 <= took < 10, "the 2 s timeout applied (answer after %.1f s)" % took)
 tap.ok(group_gone(srv.path("hang.pid")), "the command's whole process group (grandchild too) was killed")
+r, took = send("leave", big_event(6))
+tap.ok(r is not None and r.status == 503 and took < 10,
+       "a command that left its process group and hangs -> 503 (after %.1f s)" % took)
+pid = read_pid(srv.path("leave.pid"))
+tap.ok(pid is not None and not os.path.exists("/proc/%d" % pid),
+       "the command that left its process group was killed too")
 body = event_body(6)
 r, _ = send("forge", body)
 tap.ok(r is not None and r.status == 200 and r.body == ok_answer(body),
