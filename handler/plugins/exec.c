@@ -4,20 +4,33 @@
  *
  * HOOKLINE_PLUGIN_ARG is "[-t seconds] command [argument ...]", split at
  * blanks: no shell, no quoting, no expansion (write a script for more).
- * The command gets the raw body on standard input and, in its environment,
- * hookline's environment without HOOKLINE_SECRET* plus
+ * The command gets the raw body on standard input, descriptors 0-2 and no
+ * other, and an environment of exactly these variables:
  *
+ *   PATH      hookline's, or /usr/local/bin:/usr/bin:/bin when it has none
+ *   HOME  LANG  LC_ALL  TZ                    hookline's, when set
  *   HOOKLINE_EVENT_ID  HOOKLINE_EVENT_STATUS  HOOKLINE_JOB_ID
  *   HOOKLINE_FLOW_ID   HOOKLINE_TENANT        HOOKLINE_REMOTE_ADDR
- *   HOOKLINE_SIGNATURE_SCHEME
+ *   HOOKLINE_SIGNATURE_SCHEME                 the event's, when present
  *
- * (absent fields are unset).  Its standard output and error go, line by
- * line, to the web server's error log.  Exit 0 is OK (200); exit 75
- * (EX_TEMPFAIL), death by a signal, or running past the timeout (default
- * 10 s; then its whole process group is killed) is RETRY (503); any other
- * exit status is REJECT (422).
+ * An allowlist, because in CGI mode hookline's environment is the request:
+ * every client header as HTTP_* (HTTP_PROXY among them) and, after an
+ * Apache internal redirect, the secret again as REDIRECT_HOOKLINE_SECRET.
+ * HOME stays because git, ssh and most tools look for their settings there;
+ * the service manager or the web server's configuration sets it, never a
+ * client.  No other descriptor, because libfcgi does not mark the FastCGI
+ * connection close-on-exec: on it the command could forge hookline's answer.
+ *
+ * Its standard output and error go, line by line, to the web server's
+ * error log.  The timeout (-t, default 10 s) covers the whole exchange:
+ * feeding the body, reading the output, waiting for the exit.  Exit 0 is
+ * OK (200); exit 75 (EX_TEMPFAIL), death by a signal, or running past the
+ * timeout (then its whole process group is killed) is RETRY (503); any
+ * other exit status is REJECT (422).  A command may leave its input unread:
+ * only its exit status counts.
  */
-#define _GNU_SOURCE /* asprintf, pipe2 */
+/* asprintf, pipe2, posix_spawn_file_actions_addclosefrom_np (glibc 2.34) */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <stddef.h>
 #include <fcntl.h>
@@ -34,11 +47,38 @@
 
 #include <hookline/plugin.h>
 
-extern char **environ;
-
 #define EX_TEMPFAIL 75
 #define MAX_ARGS 64
 #define DEFAULT_TIMEOUT_MS 10000
+#define DEFAULT_PATH "/usr/local/bin:/usr/bin:/bin"
+#define NITEMS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* What the command's environment takes from hookline's, besides PATH. */
+static const char *const passed[] = {"HOME", "LANG", "LC_ALL", "TZ"};
+
+/* The event's fields, by variable name. */
+static const struct {
+	const char *name;
+	size_t off;
+} fields[] = {
+	{"HOOKLINE_EVENT_ID", offsetof(struct hookline_event, id)},
+	{"HOOKLINE_EVENT_STATUS", offsetof(struct hookline_event, status)},
+	{"HOOKLINE_JOB_ID", offsetof(struct hookline_event, job_id)},
+	{"HOOKLINE_FLOW_ID", offsetof(struct hookline_event, flow_id)},
+	{"HOOKLINE_TENANT", offsetof(struct hookline_event, tenant)},
+	{"HOOKLINE_REMOTE_ADDR", offsetof(struct hookline_event, remote)},
+	{"HOOKLINE_SIGNATURE_SCHEME", offsetof(struct hookline_event, scheme)},
+};
+
+/* PATH, the passed variables, the event's fields, the terminating NULL. */
+#define ENV_MAX (1 + NITEMS(passed) + NITEMS(fields) + 1)
+
+/* How supervise() left the command. */
+enum end {
+	END_EXITED,   /* it exited and was reaped: its status is known */
+	END_KILL,     /* it is still running and must be killed */
+	END_LOST      /* it cannot be waited for: neither status nor kill */
+};
 
 struct exec {
 	const struct hookline_host *host;
@@ -52,6 +92,7 @@ exec_init(const struct hookline_host *host, const char *arg, void **state)
 {
 	struct exec *x = calloc(1, sizeof(*x));
 	char *w, *save = NULL, *end;
+	struct sigaction sa;
 	int n = 0;
 	long t;
 
@@ -91,6 +132,18 @@ exec_init(const struct hookline_host *host, const char *arg, void **state)
 		    strerror(errno));
 		goto fail;
 	}
+	/*
+	 * A SIGCHLD ignored survives exec, so a careless parent of the web
+	 * server (or of hookline in CGI mode) can leave it so.  Then the
+	 * kernel reaps our commands itself, waitpid() fails with ECHILD and
+	 * no exit status is ever known.  hookline starts no other child and
+	 * sets no SIGCHLD handler, so taking the default back harms nothing.
+	 */
+	if (sigaction(SIGCHLD, NULL, &sa) == -1 ||
+	    (sa.sa_handler == SIG_IGN && signal(SIGCHLD, SIG_DFL) == SIG_ERR)) {
+		host->log(host, "cannot restore SIGCHLD: %s", strerror(errno));
+		goto fail;
+	}
 	*state = x;
 	return 0;
 fail:
@@ -109,52 +162,48 @@ exec_fini(void *state)
 	free(x);
 }
 
-/*
- * Builds the child's environment: ours without any HOOKLINE_ variable (the
- * secret among them), plus the event's.  The strings added are allocated
- * into extra[], which the caller frees.
- */
-static char **
-child_env(const struct hookline_event *ev, char *extra[8])
+/* Appends "name=value" to env, *n entries so far; NULL adds nothing. */
+static int
+env_add(char *env[ENV_MAX], size_t *n, const char *name, const char *value)
 {
-	static const struct {
-		const char *name;
-		size_t off;
-	} vars[] = {
-		{"HOOKLINE_EVENT_ID", offsetof(struct hookline_event, id)},
-		{"HOOKLINE_EVENT_STATUS", offsetof(struct hookline_event, status)},
-		{"HOOKLINE_JOB_ID", offsetof(struct hookline_event, job_id)},
-		{"HOOKLINE_FLOW_ID", offsetof(struct hookline_event, flow_id)},
-		{"HOOKLINE_TENANT", offsetof(struct hookline_event, tenant)},
-		{"HOOKLINE_REMOTE_ADDR", offsetof(struct hookline_event, remote)},
-		{"HOOKLINE_SIGNATURE_SCHEME",
-		    offsetof(struct hookline_event, scheme)},
-	};
-	size_t n = 0, k = 0;
-	char **env;
-
-	while (environ[n] != NULL)
-		n++;
-	if ((env = calloc(n + 8, sizeof(*env))) == NULL)
-		return NULL;
-	n = 0;
-	for (char **e = environ; *e != NULL; e++)
-		if (strncmp(*e, "HOOKLINE_", 9) != 0)
-			env[n++] = *e;
-	for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-		const char *v = *(const char *const *)((const char *)ev +
-		    vars[i].off);
-
-		if (v == NULL)
-			continue;
-		if (asprintf(&extra[k], "%s=%s", vars[i].name, v) == -1) {
-			extra[k] = NULL;
-			continue;
-		}
-		env[n++] = extra[k++];
+	if (value == NULL)
+		return 0;
+	if (asprintf(&env[*n], "%s=%s", name, value) == -1) {
+		env[*n] = NULL;
+		return -1;
 	}
-	env[n] = NULL;
-	return env;
+	(*n)++;
+	return 0;
+}
+
+/*
+ * Fills env (all NULL on entry) with the command's environment: the
+ * allowlist at the top of this file, nothing else.  The strings are
+ * allocated; the caller frees them all, also after a failure (-1, out of
+ * memory).
+ */
+static int
+child_env(const struct hookline_event *ev, char *env[ENV_MAX])
+{
+	const char *path = getenv("PATH");
+	size_t n = 0;
+
+	/* An empty PATH would search the working directory. */
+	if (path == NULL || *path == '\0')
+		path = DEFAULT_PATH;
+	if (env_add(env, &n, "PATH", path) == -1)
+		return -1;
+	for (size_t i = 0; i < NITEMS(passed); i++)
+		if (env_add(env, &n, passed[i], getenv(passed[i])) == -1)
+			return -1;
+	for (size_t i = 0; i < NITEMS(fields); i++) {
+		const char *v =
+		    *(const char *const *)((const char *)ev + fields[i].off);
+
+		if (env_add(env, &n, fields[i].name, v) == -1)
+			return -1;
+	}
+	return 0;
 }
 
 static long
@@ -164,6 +213,59 @@ now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000;
+}
+
+static int
+nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl == -1 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/*
+ * Starts the command in its own process group (so that a timeout kills
+ * all of it) with in as its standard input, out as its standard output
+ * and error, every other descriptor closed, env as its environment, and
+ * none of hookline's blocked signals or ignored SIGPIPE.  posix_spawn()
+ * rather than fork(): no copy of hookline's page tables, and no code of
+ * ours between fork and exec.  The closefrom action (glibc 2.34; it uses
+ * close_range) closes in the child whatever is open, without touching
+ * hookline's own descriptors: libfcgi opens the connection without
+ * close-on-exec, and so may any library loaded into the process.
+ * Returns 0 with *pid set, or an errno value.
+ */
+static int
+spawn(struct exec *x, int in, int out, char *env[ENV_MAX], pid_t *pid)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	sigset_t none, defaults;
+	short flags = POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+	    POSIX_SPAWN_SETSIGDEF;
+	int rc;
+
+	if ((rc = posix_spawn_file_actions_init(&fa)) != 0)
+		return rc;
+	if ((rc = posix_spawnattr_init(&attr)) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		return rc;
+	}
+	sigemptyset(&none);
+	sigemptyset(&defaults);
+	sigaddset(&defaults, SIGPIPE);
+	if ((rc = posix_spawn_file_actions_adddup2(&fa, in, 0)) == 0 &&
+	    (rc = posix_spawn_file_actions_adddup2(&fa, out, 1)) == 0 &&
+	    (rc = posix_spawn_file_actions_adddup2(&fa, out, 2)) == 0 &&
+	    (rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) == 0 &&
+	    (rc = posix_spawnattr_setpgroup(&attr, 0)) == 0 &&
+	    (rc = posix_spawnattr_setsigmask(&attr, &none)) == 0 &&
+	    (rc = posix_spawnattr_setsigdefault(&attr, &defaults)) == 0 &&
+	    (rc = posix_spawnattr_setflags(&attr, flags)) == 0)
+		rc = posix_spawnp(pid, x->argv[0], &fa, &attr, x->argv, env);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	return rc;
 }
 
 /* Logs the complete lines in buf (*len bytes) and keeps the rest. */
@@ -185,35 +287,67 @@ log_lines(struct exec *x, char *buf, size_t *len, int flush)
 }
 
 /*
- * Feeds the body to the child and copies its output to the log until it
- * exits or the deadline passes.  Returns 0 when it exited (status in
- * *status), -1 on timeout.
+ * Reads what the command wrote on out (non-blocking) into buf, logging
+ * whole lines.  Returns 1 when it read some, 0 when there is nothing now,
+ * -1 at the end of the output (or an error, which ends it too).
  */
 static int
+take_output(struct exec *x, int out, char *buf, size_t size, size_t *blen)
+{
+	ssize_t n = read(out, buf + *blen, size - *blen);
+
+	if (n > 0) {
+		*blen += (size_t)n;
+		log_lines(x, buf, blen, *blen == size);
+		return 1;
+	}
+	return n == -1 && (errno == EAGAIN || errno == EINTR) ? 0 : -1;
+}
+
+/*
+ * Feeds the body to the command, copies its output to the log, and waits
+ * for its exit, all in one poll() loop against one deadline: a command
+ * that echoes its input fills its output pipe while we fill its input, and
+ * one that never reads must not hold us past the timeout.  in and out are
+ * the non-blocking ends of its pipes, taken over and closed here.
+ * Returns END_EXITED with *status set, END_KILL when it ran past the
+ * deadline or cannot be watched (logged here), or END_LOST.
+ */
+static enum end
 supervise(struct exec *x, pid_t pid, int in, int out,
     const struct hookline_event *ev, int *status)
 {
 	char buf[1024];
 	size_t off = 0, blen = 0;
-	long deadline = now_ms() + x->timeout_ms;
-	int pidfd = pidfd_open(pid, 0);
+	long deadline = now_ms() + x->timeout_ms, left;
+	int pidfd = pidfd_open(pid, 0), nf, tick;
+	enum end end = END_KILL;
 	struct pollfd fds[3];
+	pid_t w;
 	ssize_t n;
 
 	for (;;) {
-		long left = deadline - now_ms();
-		int nf = 0, tick;
-
-		if (waitpid(pid, status, WNOHANG) == pid)
+		if ((w = waitpid(pid, status, WNOHANG)) == pid) {
+			end = END_EXITED;
 			break;
-		if (left <= 0) {
-			if (in != -1)
-				close(in);
-			if (pidfd != -1)
-				close(pidfd);
-			log_lines(x, buf, &blen, 1);
-			return -1;
 		}
+		if (w == -1 && errno != EINTR) {
+			x->host->log(x->host, "cannot wait for %s: %s",
+			    x->argv[0], strerror(errno));
+			end = END_LOST;
+			break;
+		}
+		if (in != -1 && off == ev->len) {
+			close(in); /* its end of input */
+			in = -1;
+		}
+		if ((left = deadline - now_ms()) <= 0) {
+			x->host->log(x->host,
+			    "%s ran past %d s for event %s; killed",
+			    x->argv[0], x->timeout_ms / 1000, ev->id);
+			break;
+		}
+		nf = 0;
 		if (in != -1)
 			fds[nf++] = (struct pollfd){in, POLLOUT, 0};
 		if (out != -1)
@@ -222,82 +356,69 @@ supervise(struct exec *x, pid_t pid, int in, int out,
 			fds[nf++] = (struct pollfd){pidfd, POLLIN, 0};
 		/* Without a pidfd (old kernel) exits are noticed by ticks. */
 		tick = pidfd != -1 ? (int)left : (left < 10 ? (int)left : 10);
-		if (poll(fds, (nfds_t)nf, tick) == -1 && errno != EINTR)
+		if (poll(fds, (nfds_t)nf, tick) == -1 && errno != EINTR) {
+			x->host->log(x->host, "cannot watch %s: %s; killed",
+			    x->argv[0], strerror(errno));
 			break;
+		}
 		for (int i = 0; i < nf; i++) {
 			if (fds[i].revents == 0)
 				continue;
 			if (fds[i].fd == in) {
+				/* hookline ignores SIGPIPE: a command that
+				 * stopped reading gives EPIPE, and only its
+				 * exit status counts. */
 				n = write(in, ev->body + off, ev->len - off);
 				if (n > 0)
 					off += (size_t)n;
-				if (n < 0 || off == ev->len) {
+				else if (n == -1 && errno != EAGAIN &&
+				    errno != EINTR) {
 					close(in);
 					in = -1;
 				}
-			} else if (fds[i].fd == out) {
-				n = read(out, buf + blen, sizeof(buf) - blen);
-				if (n <= 0) {
-					out = -1;
-					continue;
-				}
-				blen += (size_t)n;
-				log_lines(x, buf, &blen, blen == sizeof(buf));
+			} else if (fds[i].fd == out &&
+			    take_output(x, out, buf, sizeof(buf), &blen) == -1) {
+				close(out);
+				out = -1;
 			}
 		}
 	}
+	/* What it wrote just before it exited may still be in the pipe; a
+	 * grandchild holding the pipe open must not keep us past the
+	 * deadline. */
+	while (end == END_EXITED && out != -1 && now_ms() < deadline &&
+	    take_output(x, out, buf, sizeof(buf), &blen) == 1)
+		;
+	log_lines(x, buf, &blen, 1);
 	if (in != -1)
 		close(in);
+	if (out != -1)
+		close(out);
 	if (pidfd != -1)
 		close(pidfd);
-	/* What the child wrote just before it exited may still be in the
-	 * pipe; a grandchild holding it open must not keep us waiting. */
-	if (out != -1 && fcntl(out, F_SETFL, O_NONBLOCK) == 0)
-		while ((n = read(out, buf + blen, sizeof(buf) - blen)) > 0) {
-			blen += (size_t)n;
-			log_lines(x, buf, &blen, blen == sizeof(buf));
-		}
-	log_lines(x, buf, &blen, 1);
-	return 0;
+	return end;
 }
 
 static enum hookline_verdict
 exec_handle(void *state, const struct hookline_event *ev)
 {
 	struct exec *x = state;
-	char *extra[8] = {NULL};
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, defaults;
+	char *env[ENV_MAX] = {NULL};
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, status = 0, rc;
 	enum hookline_verdict v = HOOKLINE_RETRY;
-	char **env = NULL;
+	enum end end;
 	pid_t pid;
 
+	/* Only our ends are non-blocking: the command's stdin and stdout
+	 * are as any program expects them. */
 	if (pipe2(in, O_CLOEXEC) == -1 || pipe2(out, O_CLOEXEC) == -1 ||
-	    (env = child_env(ev, extra)) == NULL) {
+	    nonblock(in[1]) == -1 || nonblock(out[0]) == -1 ||
+	    child_env(ev, env) == -1) {
 		x->host->log(x->host, "cannot set up %s: %s", x->argv[0],
 		    strerror(errno));
 		goto done;
 	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 2);
-	/* Its own process group, so that a timeout kills all of it; none of
-	 * hookline's blocked signals or ignored SIGPIPE. */
-	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	sigemptyset(&defaults);
-	sigaddset(&defaults, SIGPIPE);
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &defaults);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
-	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-	rc = posix_spawnp(&pid, x->argv[0], &fa, &attr, x->argv, env);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
+	rc = spawn(x, in[0], out[1], env, &pid);
 	close(in[0]);
 	close(out[1]);
 	in[0] = out[1] = -1;
@@ -306,15 +427,18 @@ exec_handle(void *state, const struct hookline_event *ev)
 		    strerror(rc));
 		goto done;
 	}
-	if (supervise(x, pid, in[1], out[0], ev, &status) == -1) {
-		in[1] = -1;
+	end = supervise(x, pid, in[1], out[0], ev, &status);
+	in[1] = out[0] = -1; /* closed by supervise() */
+	if (end == END_KILL) {
+		/* Not reaped yet, so pid still names it and its group.  It
+		 * may have left the group: the wait below must not hang. */
 		kill(-pid, SIGKILL);
-		waitpid(pid, &status, 0);
-		x->host->log(x->host, "%s ran past %d s for event %s; killed",
-		    x->argv[0], x->timeout_ms / 1000, ev->id);
-		goto done;
+		kill(pid, SIGKILL);
+		while (waitpid(pid, &status, 0) == -1 && errno == EINTR)
+			;
 	}
-	in[1] = -1;
+	if (end != END_EXITED)
+		goto done;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		v = HOOKLINE_OK;
 	else if (WIFEXITED(status) && WEXITSTATUS(status) != EX_TEMPFAIL) {
@@ -333,9 +457,8 @@ done:
 		if (out[i] != -1)
 			close(out[i]);
 	}
-	for (int i = 0; i < 8; i++)
-		free(extra[i]);
-	free(env);
+	for (size_t i = 0; i < ENV_MAX; i++)
+		free(env[i]);
 	return v;
 }
 

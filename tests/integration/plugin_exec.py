@@ -1,7 +1,8 @@
 """The exec plugin through a real lighttpd: the command gets the raw body on
-stdin and the event in its environment (never the secret), its output goes
-to the error log, and its exit decides: 0 -> 200, 75 -> 503, other -> 422,
-past the timeout -> 503 with its whole process group killed."""
+stdin and the event in its environment (with PATH and LANG, nothing else:
+never the secret), its output goes to the error log, and its exit decides:
+0 -> 200, 75 -> 503, other -> 422, past the timeout -> 503 with its whole
+process group killed."""
 
 import hashlib
 import json
@@ -59,6 +60,12 @@ want = {"HOOKLINE_EVENT_ID": hashlib.sha256(body).hexdigest(), "HOOKLINE_EVENT_S
 tap.eq({k: env.get(k) for k in want}, want, "the event's fields are in the command's environment")
 tap.ok(all(SECRET not in v for v in env.values()) and "HOOKLINE_SECRET" not in env,
        "no secret in the command's environment")
+# hookline's own environment (harness.child_env) holds PATH, LANG, the
+# sanitizers' options and HOOKLINE_*: only the allowlisted reach the command
+# (PWD is the shell's own).
+want.update(PATH="/usr/sbin:/usr/bin:/sbin:/bin", LANG="C")
+env.pop("PWD", None)
+tap.eq(env, want, "the command's environment is exactly the allowlist")
 r, _ = send("exit3", 3)
 tap.ok(r.status == 422 and r.json() == {"error": "rejected"}, "exit 3 -> 422", (r.status, r.body))
 r, _ = send("exit75", 4)
