@@ -5,7 +5,7 @@
 # clang's libFuzzer for the fuzz targets, mandoc to lint the man pages).
 BUILD_DEPS="autoconf automake libtool make gcc libc6-dev pkg-config libfcgi-dev libcjson-dev libssl-dev libhiredis-dev"
 SERVE_DEPS="lighttpd curl"
-TEST_DEPS="python3 valgrind wrk logrotate systemd cppcheck e2fsprogs apache2 libapache2-mod-fcgid nginx spawn-fcgi redis-server clang libclang-rt-14-dev mandoc"
+TEST_DEPS="python3 valgrind wrk logrotate systemd cppcheck e2fsprogs apache2 apache2-suexec-pristine acl libapache2-mod-fcgid nginx spawn-fcgi redis-server clang libclang-rt-14-dev mandoc"
 
 # Installs the named packages that are not installed yet.  A web server
 # package installed here is not started by its maintainer scripts: hookline
