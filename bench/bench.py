@@ -74,7 +74,7 @@ HL_STEPS = [
     ("request_read_body", 1, ""),
     ("sig_verify", 1, "hex decode + HMAC-SHA1 (reused context)"),
     ("event_parse", 1, ""),
-    ("event_json_text_ok", 2, "strict UTF-8 / control character / number pass"),
+    ("json_text_ok", 2, "strict UTF-8 / control character / number pass"),
     ("cJSON_ParseWithLengthOpts", 2, ""),
     ("EVP_Digest", 2, "SHA-256 of the body: the event id"),
     ("cJSON_GetObjectItemCaseSensitive", 2, "status, job_id, flow_id, tenant"),
@@ -1170,7 +1170,7 @@ class Bench:
         w("| floor: HMAC-SHA1 + cJSON parse/delete | %.0f | %.0f | 1.00 |" % (c["floor"], c["floor_startup"]))
         w("")
         idc = dict((n, v) for n, _, _, v in c["steps"]).get("EVP_Digest", 0)
-        w("The event id (SHA-256 of the body, DESIGN.md section 5) alone costs %.0f Ir/event here: "
+        w("The event id (SHA-256 of the body) alone costs %.0f Ir/event here: "
           "floor + id = %.2fx the floor, before any other step." % (idc, (c["floor"] + idc) / c["floor"]))
         w("")
         w("Instructions spent in user space only: the system calls hookline makes per event "

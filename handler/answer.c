@@ -1,11 +1,23 @@
 /*
  * answer.c: the one table that maps each outcome to its HTTP answer
- * (DESIGN.md section 4), and the formatting of that answer as CGI
+ * (hookline(8), DIAGNOSTICS), and the formatting of that answer as CGI
  * response headers plus a one-line JSON body.
  */
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "hookline.h"
+
+/* Formats the reason a step failed into why. */
+void
+why_set(struct hl_why *why, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why->text, sizeof(why->text), fmt, ap);
+	va_end(ap);
+}
 
 static const struct {
 	int status;

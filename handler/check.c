@@ -77,9 +77,10 @@ check_run(void)
 	struct hl_config_cache *cache = config_cache_new();
 	struct hl_plugins *plugins = plugin_cache_new();
 	struct hl_io io = {NULL, environ, 0};
+	struct hl_request req = {.io = &io};
 	const struct hl_config *cfg;
 	struct hl_plugin *p;
-	char path[PATH_MAX], why[HL_WHY_MAX] = "";
+	char path[PATH_MAX];
 	int bad = 0, file = 0;
 
 	if (cache == NULL || plugins == NULL) {
@@ -96,11 +97,12 @@ check_run(void)
 		printf("settings: the environment (no %s)\n",
 		    conffile_path(path, sizeof(path)) == 0 ? path
 		                                            : "hookline.conf");
-	if (config_get(cache, &io, &cfg, why, sizeof(why)) != HL_OK) {
-		printf("problem: %s\n", why);
+	if (config_get(cache, &req) != HL_OK) {
+		printf("problem: %s\n", req.why.text);
 		bad = 1;
 		goto done;
 	}
+	cfg = req.cfg;
 	if (cfg->secret != NULL)
 		printf("ok: secret of %zu bytes read (not shown)\n",
 		    cfg->secret_len);
@@ -112,9 +114,8 @@ check_run(void)
 	if (cfg->log != NULL && check_log(cfg->log) == -1)
 		bad = 1;
 	if (cfg->plugin != NULL) {
-		if (plugin_get(plugins, cfg->plugin, cfg->plugin_arg, &io, &p,
-		        why, sizeof(why)) != HL_OK) {
-			printf("problem: %s\n", why);
+		if (plugin_get(plugins, &req, &p) != HL_OK) {
+			printf("problem: %s\n", req.why.text);
 			bad = 1;
 		} else
 			printf("ok: plugin %s loaded and initialised\n",

@@ -91,7 +91,7 @@ slurp(int fd, char *text, size_t *len)
  * comments and blank lines.  Returns 0, or -1 with why set.
  */
 static int
-split(char *text, char **entries, const char *path, char *why, size_t wl)
+split(char *text, char **entries, const char *path, struct hl_why *why)
 {
 	char *line, *next, *eq;
 	int n = 0, no = 0;
@@ -108,14 +108,13 @@ split(char *text, char **entries, const char *path, char *why, size_t wl)
 		if (eq == NULL || eq == line ||
 		    line[strspn(line, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")] !=
 		        '=') {
-			snprintf(why, wl,
-			    "%s, line %d: expected NAME=value (no spaces "
+			why_set(why, "%s, line %d: expected NAME=value (no spaces "
 			    "around '=')",
 			    path, no);
 			return -1;
 		}
 		if (n == CONFFILE_LINES) {
-			snprintf(why, wl, "%s: more than %d settings", path,
+			why_set(why, "%s: more than %d settings", path,
 			    CONFFILE_LINES);
 			return -1;
 		}
@@ -131,7 +130,7 @@ split(char *text, char **entries, const char *path, char *why, size_t wl)
  * why (wl bytes) set when it is there but unusable.  Never quotes a value.
  */
 int
-conffile_read(const char *path, char ***out, char *why, size_t wl)
+conffile_read(const char *path, char ***out, struct hl_why *why)
 {
 	struct stat st;
 	char **entries = NULL, *text;
@@ -144,16 +143,15 @@ conffile_read(const char *path, char ***out, char *why, size_t wl)
 	    -1) {
 		if (errno == ENOENT)
 			return 0;
-		snprintf(why, wl, "cannot open %s: %s", path, strerror(errno));
+		why_set(why, "cannot open %s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		snprintf(why, wl, "%s is not a regular file", path);
+		why_set(why, "%s is not a regular file", path);
 		goto fail;
 	}
 	if (st.st_mode & (S_IRWXO | S_IWGRP)) {
-		snprintf(why, wl,
-		    "%s may be read or changed by others (mode %04o); "
+		why_set(why, "%s may be read or changed by others (mode %04o); "
 		    "run chmod 600 on it",
 		    path, (unsigned)(st.st_mode & 07777));
 		goto fail;
@@ -161,16 +159,16 @@ conffile_read(const char *path, char ***out, char *why, size_t wl)
 	entries = malloc((CONFFILE_LINES + 1) * sizeof(char *) +
 	    CONFFILE_MAX + 1);
 	if (entries == NULL) {
-		snprintf(why, wl, "out of memory reading %s", path);
+		why_set(why, "out of memory reading %s", path);
 		goto fail;
 	}
 	text = (char *)(entries + CONFFILE_LINES + 1);
 	if (slurp(fd, text, &len) == -1) {
-		snprintf(why, wl, "cannot read %s (larger than %d bytes?)",
+		why_set(why, "cannot read %s (larger than %d bytes?)",
 		    path, CONFFILE_MAX);
 		goto fail;
 	}
-	if (split(text, entries, path, why, wl) == -1)
+	if (split(text, entries, path, why) == -1)
 		goto fail;
 	close(fd);
 	*out = entries;

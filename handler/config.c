@@ -1,5 +1,5 @@
 /*
- * config.c: the HOOKLINE_* settings of one request (DESIGN.md section 2).
+ * config.c: the HOOKLINE_* settings of one request (hookline(8), ENVIRONMENT).
  *
  * Each variable is looked up among the request's parameters first (Apache
  * SetEnv, .htaccess), then in the process environment.  The two secret
@@ -59,12 +59,18 @@ static const char *const var_names[V__MAX] = {
 #define READ_TIMEOUT_DEFAULT 30 /* seconds */
 #define READ_TIMEOUT_LIMIT 3600
 
+/* A secret and its HMAC contexts, each keyed on first use. */
+struct hl_keys {
+	unsigned char *secret; /* owned, wiped on free; NULL: unsigned */
+	size_t len;
+	EVP_MAC_CTX *hmac[HL_ALG_COUNT]; /* by enum hl_alg */
+};
+
 /* One parsed configuration and the strings it was parsed from. */
 struct entry {
 	char *raw[V__MAX]; /* owned; NULL when unset */
 	struct stat secret_st; /* of the secret file when it was read */
-	unsigned char *secret; /* owned, wiped on free */
-	EVP_MAC_CTX *hmac[3]; /* by enum hl_alg, each keyed on first use */
+	struct hl_keys keys;
 	struct hl_config cfg; /* points into this entry */
 };
 
@@ -78,7 +84,7 @@ struct entry {
 struct hl_config_cache {
 	struct entry *slot[CACHE_SLOTS]; /* NULL where unused */
 	char **file; /* hookline.conf's lines (conffile.c), or NULL */
-	char file_why[HL_WHY_MAX]; /* why hookline.conf is unusable, or "" */
+	struct hl_why file_why; /* why hookline.conf is unusable, or "" */
 };
 
 static void
@@ -91,12 +97,12 @@ entry_free(struct entry *e)
 		OPENSSL_cleanse(e->raw[V_SECRET], strlen(e->raw[V_SECRET]));
 	for (int i = 0; i < V__MAX; i++)
 		free(e->raw[i]);
-	if (e->secret != NULL) {
-		OPENSSL_cleanse(e->secret, e->cfg.secret_len);
-		free(e->secret);
+	if (e->keys.secret != NULL) {
+		OPENSSL_cleanse(e->keys.secret, e->keys.len);
+		free(e->keys.secret);
 	}
-	for (int i = 0; i < 3; i++)
-		EVP_MAC_CTX_free(e->hmac[i]);
+	for (int i = 0; i < HL_ALG_COUNT; i++)
+		EVP_MAC_CTX_free(e->keys.hmac[i]);
 	free(e);
 }
 
@@ -243,9 +249,9 @@ config_cache_use_file(struct hl_config_cache *c, const char *path)
 	const char *raw[V__MAX] = {NULL};
 	int rc, bad;
 
-	rc = conffile_read(path, &c->file, c->file_why, sizeof(c->file_why));
+	rc = conffile_read(path, &c->file, &c->file_why);
 	if (rc == 1 && (bad = scan(c->file, raw)) != -1) {
-		snprintf(c->file_why, sizeof(c->file_why),
+		why_set(&c->file_why,
 		    "%s: %.*s is not a setting (hookline(8) lists them)", path,
 		    (int)strcspn(c->file[bad], "="), c->file[bad]);
 		return -1;
@@ -294,206 +300,238 @@ same_raw(const struct entry *e, const char *raw[V__MAX])
 }
 
 /*
- * Reads the secret file into e->secret.  Refuses a file that others may
- * read: the secret would be one "cat" away for every local user.  Group
- * read is fine, that is how the web server's group is let in.
+ * Opens the secret file and checks it is one: a regular file (a FIFO put
+ * there must not hang the worker, hence O_NONBLOCK), that others may not
+ * read (the secret would be one "cat" away for every local user; group
+ * read is how the web server's group is let in), and not too large.
+ * Returns the descriptor with *st filled, or -1 with why set.
  */
-static enum hl_err
-read_secret_file(struct entry *e, const char *path, char *why, size_t wl)
+static int
+secret_open(const char *path, struct stat *st, struct hl_why *why)
 {
-	enum hl_err rc = HL_ECONFIG;
-	ssize_t n;
-	size_t len = 0;
 	int fd;
 
-	/* O_NONBLOCK: a FIFO put there must not hang the worker in open(). */
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) ==
 	    -1) {
-		snprintf(why, wl, "HOOKLINE_SECRET_FILE: cannot open %s: %s",
-		    path, strerror(errno));
-		return HL_ECONFIG;
+		why_set(why, "HOOKLINE_SECRET_FILE: cannot open %s: %s", path,
+		    strerror(errno));
+		return -1;
 	}
-	if (fstat(fd, &e->secret_st) == -1 || !S_ISREG(e->secret_st.st_mode)) {
-		snprintf(why, wl,
-		    "HOOKLINE_SECRET_FILE: %s is not a regular "
-		    "file",
+	if (fstat(fd, st) == -1 || !S_ISREG(st->st_mode))
+		why_set(why, "HOOKLINE_SECRET_FILE: %s is not a regular file",
 		    path);
-		goto fail;
-	}
-	if (e->secret_st.st_mode & (S_IROTH | S_IWOTH)) {
-		snprintf(why, wl,
-		    "HOOKLINE_SECRET_FILE: %s is accessible by "
-		    "others (mode %04o); run chmod o-rw on it",
-		    path, (unsigned)(e->secret_st.st_mode & 07777));
-		goto fail;
-	}
-	if (e->secret_st.st_size > SECRET_FILE_MAX) {
-		snprintf(why, wl,
-		    "HOOKLINE_SECRET_FILE: %s is larger than %d "
-		    "bytes",
+	else if (st->st_mode & (S_IROTH | S_IWOTH))
+		why_set(why,
+		    "HOOKLINE_SECRET_FILE: %s is accessible by others (mode "
+		    "%04o); run chmod o-rw on it",
+		    path, (unsigned)(st->st_mode & 07777));
+	else if (st->st_size > SECRET_FILE_MAX)
+		why_set(why, "HOOKLINE_SECRET_FILE: %s is larger than %d bytes",
 		    path, SECRET_FILE_MAX);
-		goto fail;
-	}
-	if ((e->secret = malloc(SECRET_FILE_MAX + 1)) == NULL) {
-		rc = HL_EINTERNAL;
-		snprintf(why, wl, "out of memory");
-		goto fail;
-	}
-	while (
-	    (n = read(fd, e->secret + len, SECRET_FILE_MAX + 1 - len)) != 0) {
+	else
+		return fd;
+	close(fd);
+	return -1;
+}
+
+/*
+ * Reads fd into buf (SECRET_FILE_MAX + 1 bytes).  Returns the length, or
+ * -1 with why set.
+ */
+static ssize_t
+secret_slurp(int fd, unsigned char *buf, const char *path, struct hl_why *why)
+{
+	size_t len = 0;
+	ssize_t n;
+
+	while ((n = read(fd, buf + len, SECRET_FILE_MAX + 1 - len)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			snprintf(why, wl,
-			    "HOOKLINE_SECRET_FILE: cannot read "
-			    "%s: %s",
+			why_set(why, "HOOKLINE_SECRET_FILE: cannot read %s: %s",
 			    path, strerror(errno));
-			goto fail;
+			return -1;
 		}
-		len += (size_t)n;
-		if (len > SECRET_FILE_MAX) {
-			snprintf(why, wl,
-			    "HOOKLINE_SECRET_FILE: %s is larger "
-			    "than %d bytes",
+		if ((len += (size_t)n) > SECRET_FILE_MAX) {
+			why_set(why,
+			    "HOOKLINE_SECRET_FILE: %s is larger than %d bytes",
 			    path, SECRET_FILE_MAX);
-			goto fail;
+			return -1;
 		}
 	}
 	/* One trailing newline is what every editor adds: not the secret. */
-	if (len > 0 && e->secret[len - 1] == '\n')
+	if (len > 0 && buf[len - 1] == '\n')
 		len--;
-	if (len > 0 && e->secret[len - 1] == '\r')
+	if (len > 0 && buf[len - 1] == '\r')
 		len--;
 	if (len == 0) {
-		snprintf(why, wl, "HOOKLINE_SECRET_FILE: %s is empty", path);
-		goto fail;
+		why_set(why, "HOOKLINE_SECRET_FILE: %s is empty", path);
+		return -1;
 	}
-	e->cfg.secret_len = len;
-	rc = HL_OK;
-fail:
-	if (rc != HL_OK && e->secret != NULL) {
-		OPENSSL_cleanse(e->secret, SECRET_FILE_MAX + 1);
-		free(e->secret);
-		e->secret = NULL;
-	}
-	close(fd);
-	return rc;
+	return (ssize_t)len;
 }
 
-/* Parses raw[] into a new entry. */
+/* Reads the secret file at path into e's keys.  Returns HL_OK or why. */
 static enum hl_err
-entry_build(struct entry **out, const char *raw[V__MAX], char *why, size_t wl)
+read_secret_file(struct entry *e, const char *path, struct hl_why *why)
 {
-	struct entry *e;
-	struct hl_config *c;
-	enum hl_err rc = HL_ECONFIG;
-	int unsigned_ok = 0;
+	unsigned char *buf;
+	ssize_t len;
+	int fd;
 
-	if ((e = calloc(1, sizeof(*e))) == NULL)
-		goto nomem;
-	c = &e->cfg;
-	for (int i = 0; i < V__MAX; i++)
-		if (raw[i] != NULL && (e->raw[i] = strdup(raw[i])) == NULL)
-			goto nomem;
+	if ((fd = secret_open(path, &e->secret_st, why)) == -1)
+		return HL_ECONFIG;
+	if ((buf = malloc(SECRET_FILE_MAX + 1)) == NULL) {
+		close(fd);
+		why_set(why, "out of memory");
+		return HL_EINTERNAL;
+	}
+	len = secret_slurp(fd, buf, path, why);
+	close(fd);
+	if (len == -1) {
+		OPENSSL_cleanse(buf, SECRET_FILE_MAX + 1);
+		free(buf);
+		return HL_ECONFIG;
+	}
+	e->keys.secret = buf;
+	e->keys.len = (size_t)len;
+	return HL_OK;
+}
+
+/* The secret: HOOKLINE_SECRET, HOOKLINE_SECRET_FILE, or none allowed. */
+static enum hl_err
+build_secret(struct entry *e, const char *raw[V__MAX], struct hl_why *why)
+{
+	int unsigned_ok = 0;
 
 	if (raw[V_ALLOW_UNSIGNED] != NULL) {
 		if (strcmp(raw[V_ALLOW_UNSIGNED], "1") == 0)
 			unsigned_ok = 1;
 		else if (strcmp(raw[V_ALLOW_UNSIGNED], "0") != 0) {
-			snprintf(why, wl,
-			    "HOOKLINE_ALLOW_UNSIGNED must be 0 "
-			    "or 1, not \"%.40s\"",
+			why_set(why,
+			    "HOOKLINE_ALLOW_UNSIGNED must be 0 or 1, not "
+			    "\"%.40s\"",
 			    raw[V_ALLOW_UNSIGNED]);
-			goto fail;
+			return HL_ECONFIG;
 		}
 	}
 	if (raw[V_SECRET] != NULL && raw[V_SECRET_FILE] != NULL) {
-		snprintf(why, wl,
-		    "HOOKLINE_SECRET and HOOKLINE_SECRET_FILE "
-		    "are both set; set only one");
-		goto fail;
+		why_set(why, "HOOKLINE_SECRET and HOOKLINE_SECRET_FILE are both "
+		             "set; set only one");
+		return HL_ECONFIG;
 	}
+	if (raw[V_SECRET_FILE] != NULL)
+		return read_secret_file(e, raw[V_SECRET_FILE], why);
 	if (raw[V_SECRET] != NULL) {
-		c->secret_len = strlen(raw[V_SECRET]);
-		if ((e->secret = malloc(c->secret_len)) == NULL)
-			goto nomem;
-		memcpy(e->secret, raw[V_SECRET], c->secret_len);
-	} else if (raw[V_SECRET_FILE] != NULL) {
-		if ((rc = read_secret_file(e, raw[V_SECRET_FILE], why, wl)) !=
-		    HL_OK)
-			goto fail;
-		rc = HL_ECONFIG;
-	} else if (!unsigned_ok) {
-		snprintf(why, wl,
-		    "no secret: set HOOKLINE_SECRET or "
-		    "HOOKLINE_SECRET_FILE (or HOOKLINE_ALLOW_UNSIGNED=1 to "
-		    "accept unsigned events)");
-		goto fail;
+		e->keys.len = strlen(raw[V_SECRET]);
+		if ((e->keys.secret = malloc(e->keys.len)) == NULL) {
+			why_set(why, "out of memory");
+			return HL_EINTERNAL;
+		}
+		memcpy(e->keys.secret, raw[V_SECRET], e->keys.len);
+		return HL_OK;
 	}
-	c->secret = e->secret;
+	if (unsigned_ok)
+		return HL_OK;
+	why_set(why, "no secret: set HOOKLINE_SECRET or HOOKLINE_SECRET_FILE "
+	             "(or HOOKLINE_ALLOW_UNSIGNED=1 to accept unsigned events)");
+	return HL_ECONFIG;
+}
+
+/* The limits and the durability: body size, read timeout, sync. */
+static enum hl_err
+build_limits(struct hl_config *c, const char *raw[V__MAX], struct hl_why *why)
+{
+	static const char *const syncs[] = {
+	    [HL_SYNC_ALWAYS] = "always",
+	    [HL_SYNC_GROUP] = "group",
+	    [HL_SYNC_EACH] = "each",
+	    [HL_SYNC_NONE] = "none",
+	};
+	int i;
 
 	c->max_body = MAX_BODY_DEFAULT;
 	if (raw[V_MAX_BODY] != NULL &&
 	    config_parse_size(raw[V_MAX_BODY], &c->max_body) == -1) {
-		snprintf(why, wl,
-		    "HOOKLINE_MAX_BODY must be a byte count "
-		    "from 1 to 1024M (suffix k or M allowed), not \"%.40s\"",
+		why_set(why,
+		    "HOOKLINE_MAX_BODY must be a byte count from 1 to 1024M "
+		    "(suffix k or M allowed), not \"%.40s\"",
 		    raw[V_MAX_BODY]);
-		goto fail;
+		return HL_ECONFIG;
 	}
-
-	c->sync = HL_SYNC_ALWAYS;
-	if (raw[V_SYNC] != NULL) {
-		if (strcmp(raw[V_SYNC], "none") == 0)
-			c->sync = HL_SYNC_NONE;
-		else if (strcmp(raw[V_SYNC], "group") == 0)
-			c->sync = HL_SYNC_GROUP;
-		else if (strcmp(raw[V_SYNC], "each") == 0)
-			c->sync = HL_SYNC_EACH;
-		else if (strcmp(raw[V_SYNC], "always") != 0) {
-			snprintf(why, wl,
-			    "HOOKLINE_SYNC must be always, group, each or "
-			    "none, not \"%.40s\"",
-			    raw[V_SYNC]);
-			goto fail;
-		}
-	}
-
 	c->read_timeout = READ_TIMEOUT_DEFAULT;
 	if (raw[V_READ_TIMEOUT] != NULL &&
 	    parse_seconds(raw[V_READ_TIMEOUT], &c->read_timeout) == -1) {
-		snprintf(why, wl,
+		why_set(why,
 		    "HOOKLINE_READ_TIMEOUT must be whole seconds from 1 to %d, "
 		    "not \"%.40s\"",
 		    READ_TIMEOUT_LIMIT, raw[V_READ_TIMEOUT]);
-		goto fail;
+		return HL_ECONFIG;
 	}
+	c->sync = HL_SYNC_ALWAYS;
+	if (raw[V_SYNC] == NULL)
+		return HL_OK;
+	for (i = 0; i < (int)(sizeof(syncs) / sizeof(syncs[0])); i++)
+		if (strcmp(raw[V_SYNC], syncs[i]) == 0) {
+			c->sync = (enum hl_sync)i;
+			return HL_OK;
+		}
+	why_set(why, "HOOKLINE_SYNC must be always, group, each or none, not "
+	             "\"%.40s\"",
+	    raw[V_SYNC]);
+	return HL_ECONFIG;
+}
+
+/* Where events go: the log, the plugin, at least one of them. */
+static enum hl_err
+build_sinks(struct entry *e, struct hl_why *why)
+{
+	struct hl_config *c = &e->cfg;
 
 	c->log = e->raw[V_LOG];
 	if (c->log != NULL && c->log[0] != '/') {
-		snprintf(why, wl,
-		    "HOOKLINE_LOG must be an absolute path, not "
-		    "\"%.200s\"",
+		why_set(why, "HOOKLINE_LOG must be an absolute path, not "
+		             "\"%.200s\"",
 		    c->log);
-		goto fail;
+		return HL_ECONFIG;
 	}
 	c->plugin = e->raw[V_PLUGIN];
-	c->plugin_arg =
-	    e->raw[V_PLUGIN_ARG] != NULL ? e->raw[V_PLUGIN_ARG] : "";
+	c->plugin_arg = e->raw[V_PLUGIN_ARG] != NULL ? e->raw[V_PLUGIN_ARG] : "";
 	if (c->log == NULL && c->plugin == NULL) {
-		snprintf(why, wl,
-		    "nowhere to store events: set HOOKLINE_LOG "
-		    "or HOOKLINE_PLUGIN");
-		goto fail;
+		why_set(why, "nowhere to store events: set HOOKLINE_LOG or "
+		             "HOOKLINE_PLUGIN");
+		return HL_ECONFIG;
 	}
+	return HL_OK;
+}
+
+/* Parses raw[] into a new entry, step by step. */
+static enum hl_err
+entry_build(struct entry **out, const char *raw[V__MAX], struct hl_why *why)
+{
+	struct entry *e;
+	enum hl_err rc;
+
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		goto nomem;
+	for (int i = 0; i < V__MAX; i++)
+		if (raw[i] != NULL && (e->raw[i] = strdup(raw[i])) == NULL)
+			goto nomem;
+	if ((rc = build_secret(e, raw, why)) != HL_OK ||
+	    (rc = build_limits(&e->cfg, raw, why)) != HL_OK ||
+	    (rc = build_sinks(e, why)) != HL_OK) {
+		entry_free(e);
+		return rc;
+	}
+	e->cfg.secret = e->keys.secret;
+	e->cfg.secret_len = e->keys.len;
+	e->cfg.keys = &e->keys;
 	*out = e;
 	return HL_OK;
 nomem:
-	rc = HL_EINTERNAL;
-	snprintf(why, wl, "out of memory reading the configuration");
-fail:
 	entry_free(e);
-	return rc;
+	why_set(why, "out of memory reading the configuration");
+	return HL_EINTERNAL;
 }
 
 /*
@@ -504,27 +542,25 @@ fail:
 EVP_MAC_CTX *
 config_hmac(const struct hl_config *cfg, enum hl_alg alg)
 {
-	struct entry *e = (struct entry *)((char *)(uintptr_t)cfg -
-	    offsetof(struct entry, cfg));
+	struct hl_keys *k = cfg->keys;
 
-	if (e->secret == NULL || alg == HL_ALG_NONE)
+	if (k->secret == NULL || alg == HL_ALG_NONE)
 		return NULL;
-	if (e->hmac[alg] == NULL &&
-	    sig_hmac_key(&e->hmac[alg], alg, e->secret, cfg->secret_len) == -1)
+	if (k->hmac[alg] == NULL &&
+	    sig_hmac_key(&k->hmac[alg], alg, k->secret, k->len) == -1)
 		return NULL;
-	return e->hmac[alg];
+	return k->hmac[alg];
 }
 
 /*
- * Looks up and parses the configuration of the request behind io.  On
- * HL_OK *cfg points into the cache and stays valid until the next call.
- * Otherwise why (wl bytes) says which variable is wrong; it never holds
- * the secret.
+ * Looks up and parses the configuration of req.  On HL_OK req->cfg
+ * points into the cache and stays valid until the next call.  Otherwise
+ * req->why says which variable is wrong; it never holds the secret.
  */
 enum hl_err
-config_get(struct hl_config_cache *cache, struct hl_io *io,
-    const struct hl_config **cfg, char *why, size_t wl)
+config_get(struct hl_config_cache *cache, struct hl_request *req)
 {
+	struct hl_why *why = &req->why;
 	static int told;
 	const char *raw[V__MAX];
 	struct entry *e;
@@ -532,16 +568,15 @@ config_get(struct hl_config_cache *cache, struct hl_io *io,
 	enum hl_err rc;
 	int i, ignored;
 
-	if (cache->file_why[0] != '\0') {
-		snprintf(why, wl, "%s", cache->file_why);
+	if (cache->file_why.text[0] != '\0') {
+		*why = cache->file_why;
 		return HL_ECONFIG;
 	}
-	if (resolve(cache, io, raw, &ignored) == LAYER_REQUEST &&
+	if (resolve(cache, req->io, raw, &ignored) == LAYER_REQUEST &&
 	    (raw[V_PLUGIN] != NULL || raw[V_PLUGIN_ARG] != NULL)) {
 		/* A plugin is code and a command: only the administrator
 		 * who started the process chooses them. */
-		snprintf(why, wl,
-		    "%s is set by the request, but a FastCGI process takes "
+		why_set(why, "%s is set by the request, but a FastCGI process takes "
 		    "its plugin only from its own environment (hookline(8))",
 		    raw[V_PLUGIN] != NULL ? "HOOKLINE_PLUGIN"
 		                          : "HOOKLINE_PLUGIN_ARG");
@@ -550,7 +585,7 @@ config_get(struct hl_config_cache *cache, struct hl_io *io,
 	/* Once per process: a pinned pool is routed to by many requests. */
 	if (ignored && !told) {
 		told = 1;
-		io_log(io, "ignoring HOOKLINE_* request parameters (SetEnv): "
+		io_log(req->io, "ignoring HOOKLINE_* request parameters (SetEnv): "
 		    "%s sets hookline's configuration, which a request "
 		    "cannot change",
 		    cache->file != NULL ? "hookline.conf"
@@ -567,10 +602,10 @@ config_get(struct hl_config_cache *cache, struct hl_io *io,
 			break;
 		memmove(&cache->slot[1], &cache->slot[0], i * sizeof(e));
 		cache->slot[0] = e;
-		*cfg = &e->cfg;
+		req->cfg = &e->cfg;
 		return HL_OK;
 	}
-	if ((rc = entry_build(&e, raw, why, wl)) != HL_OK)
+	if ((rc = entry_build(&e, raw, why)) != HL_OK)
 		return rc;
 	/* Replace the stale entry just found, or else the oldest. */
 	if (i == CACHE_SLOTS || cache->slot[i] == NULL)
@@ -578,6 +613,6 @@ config_get(struct hl_config_cache *cache, struct hl_io *io,
 	entry_free(cache->slot[i]);
 	memmove(&cache->slot[1], &cache->slot[0], i * sizeof(e));
 	cache->slot[0] = e;
-	*cfg = &e->cfg;
+	req->cfg = &e->cfg;
 	return HL_OK;
 }

@@ -60,6 +60,7 @@
 #include <unistd.h>
 
 #include "hookline.h"
+#include "gsync.h"
 
 /* The counters are shared between processes: no lock may hide in libatomic. */
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");

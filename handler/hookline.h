@@ -20,7 +20,8 @@
 
 /*
  * Every fallible step returns one of these.  answer.c maps each to its
- * HTTP status and JSON body (DESIGN.md section 4 lives there alone).
+ * HTTP status and JSON body (the answer table of hookline(8) lives there
+ * alone).
  */
 enum hl_err {
 	HL_OK = 0,
@@ -42,10 +43,25 @@ enum hl_err {
 /* Length of the longest reason text a step hands back for the error log. */
 #define HL_WHY_MAX 256
 
+/*
+ * Why a step failed, for the error log: every fallible function returns
+ * an enum hl_err and, when it is not HL_OK, says why in one of these
+ * (never quoting a secret).  why_set() formats it.
+ */
+struct hl_why {
+	char text[HL_WHY_MAX];
+};
+
+void why_set(struct hl_why *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* ---- answer.c ---------------------------------------------------------- */
 
 int answer_status(enum hl_err);
 const char *answer_message(enum hl_err);
+/* Room for any whole answer, headers and body (answer_format). */
+#define ANSWER_MAX 512
+
 size_t answer_format(char *, size_t, enum hl_err, const char *);
 
 /* ---- check.c ----------------------------------------------------------- */
@@ -55,7 +71,7 @@ int check_run(void);
 /* ---- conffile.c -------------------------------------------------------- */
 
 int conffile_path(char *, size_t);
-int conffile_read(const char *, char ***, char *, size_t);
+int conffile_read(const char *, char ***, struct hl_why *);
 void conffile_free(char **);
 
 /* ---- deadline.c -------------------------------------------------------- */
@@ -78,7 +94,10 @@ struct hl_io {
 	int abandoned; /* the body was given up on: close after the answer */
 };
 
+enum io_length { IO_LENGTH_OK, IO_LENGTH_NONE, IO_LENGTH_BAD };
+
 const char *io_param(const struct hl_io *, const char *);
+enum io_length io_content_length(const struct hl_io *, unsigned long long *);
 long io_read(struct hl_io *, char *, size_t);
 int io_write(struct hl_io *, const char *, size_t);
 void io_finish(struct hl_io *);
@@ -93,7 +112,10 @@ void io_log(struct hl_io *, const char *, ...)
  * (gsync.c); group: always shared; each: one fdatasync per record.
  */
 enum hl_sync { HL_SYNC_ALWAYS, HL_SYNC_GROUP, HL_SYNC_EACH, HL_SYNC_NONE };
-enum hl_alg { HL_ALG_NONE, HL_ALG_SHA1, HL_ALG_SHA256 };
+enum hl_alg { HL_ALG_NONE, HL_ALG_SHA1, HL_ALG_SHA256, HL_ALG_COUNT };
+
+/* A secret's HMAC contexts (config.c, opaque). */
+struct hl_keys;
 
 /*
  * The settings that apply to one request.  Owned by the config cache in
@@ -108,14 +130,15 @@ struct hl_config {
 	const char *plugin; /* shared object path, or NULL */
 	const char *plugin_arg; /* never NULL */
 	unsigned read_timeout; /* seconds for the whole body */
+	struct hl_keys *keys; /* for config_hmac() */
 };
 
 struct hl_config_cache;
 
 struct hl_config_cache *config_cache_new(void);
 void config_cache_free(struct hl_config_cache *);
-enum hl_err config_get(struct hl_config_cache *, struct hl_io *,
-    const struct hl_config **, char *, size_t);
+struct hl_request;
+enum hl_err config_get(struct hl_config_cache *, struct hl_request *);
 int config_cache_use_file(struct hl_config_cache *, const char *);
 int config_parse_size(const char *, size_t *);
 EVP_MAC_CTX *config_hmac(const struct hl_config *, enum hl_alg);
@@ -132,19 +155,19 @@ struct hl_buf {
 int buf_reserve(struct hl_buf *, size_t);
 void buf_release(struct hl_buf *, size_t);
 
-enum hl_err request_check_method(const struct hl_io *);
-enum hl_err request_read_body(struct hl_io *, size_t, unsigned,
-    struct hl_buf *, char *, size_t);
+enum hl_err request_check_method(struct hl_request *);
+enum hl_err request_read_body(struct hl_request *);
 
 /* ---- sig.c ------------------------------------------------------------- */
 
 #define HL_MAC_MAX 32 /* SHA-256 */
 
 int sig_hmac_key(EVP_MAC_CTX **, enum hl_alg, const unsigned char *, size_t);
+enum hl_err sig_check(struct hl_request *);
 enum hl_err sig_parse(const char *, enum hl_alg, unsigned char *,
-    const char **);
+    struct hl_why *);
 enum hl_err sig_verify(EVP_MAC_CTX *, enum hl_alg, const char *,
-    const unsigned char *, size_t, const char **);
+    const unsigned char *, size_t, struct hl_why *);
 
 /* ---- event.c ----------------------------------------------------------- */
 
@@ -164,9 +187,29 @@ struct hl_event {
 };
 
 void hex_encode(char *, const unsigned char *, size_t);
-int event_json_text_ok(const unsigned char *, size_t, const char **);
-enum hl_err event_parse(struct hl_event *, const char *, size_t, const char **);
+enum hl_err event_parse(struct hl_event *, const char *, size_t,
+    struct hl_why *);
 void event_clear(struct hl_event *);
+
+/* ---- serve.c: the request ---------------------------------------------- */
+
+/*
+ * One request, start to finish: what each step of the pipeline (serve.c)
+ * reads and fills in, the way slowcgi hands one struct request to every
+ * step.  Everything is borrowed from the server or the transport for the
+ * request's lifetime, but ev, which event_clear() releases.
+ */
+struct hl_request {
+	struct hl_io *io; /* transport and parameters */
+	const struct hl_config *cfg; /* from the config cache */
+	struct hl_buf *body; /* the raw body, NUL-terminated */
+	const char *signature; /* the header as received, or NULL */
+	const char *scheme; /* what verified it ("sha1"), or NULL */
+	struct hl_event ev; /* the verified event */
+	struct timespec received; /* when it was stored */
+	struct hl_why why; /* why the outcome is not HL_OK */
+	struct hl_why note; /* something repaired on the way, or "" */
+};
 
 /* ---- record.c ---------------------------------------------------------- */
 
@@ -192,21 +235,8 @@ struct sink_log;
 
 struct sink_log *sink_log_new(void);
 void sink_log_free(struct sink_log *);
-enum hl_err sink_log_append(struct sink_log *, const char *, enum hl_sync,
-    const struct timespec *, const char *, size_t, char *, size_t);
-const char *sink_log_note(const struct sink_log *);
-
-/* ---- gsync.c ----------------------------------------------------------- */
-
-struct gsync;
-
-int gsync_worth(int);
-struct gsync *gsync_open(dev_t, ino_t);
-void gsync_close(struct gsync *);
-void gsync_forget(dev_t, ino_t);
-uint64_t gsync_ticket(struct gsync *);
-void gsync_written(struct gsync *, uint64_t);
-int gsync_sync(struct gsync *, int, uint64_t);
+enum hl_err sink_log_append(struct sink_log *, struct hl_request *,
+    const struct hl_buf *);
 
 /* ---- plugin.c --------------------------------------------------------- */
 
@@ -215,10 +245,9 @@ struct hl_plugins;
 
 struct hl_plugins *plugin_cache_new(void);
 void plugin_cache_free(struct hl_plugins *);
-enum hl_err plugin_get(struct hl_plugins *, const char *, const char *,
-    struct hl_io *, struct hl_plugin **, char *, size_t);
-enum hl_err plugin_handle(struct hl_plugin *, struct hl_io *,
-    const struct hl_event *, const char *, const char *, char *, size_t);
+enum hl_err plugin_get(struct hl_plugins *, struct hl_request *,
+    struct hl_plugin **);
+enum hl_err plugin_handle(struct hl_plugin *, struct hl_request *);
 
 /* ---- serve.c ----------------------------------------------------------- */
 

@@ -26,6 +26,26 @@
  */
 static unsigned long long cgi_body_read;
 
+/*
+ * The declared length of the body: IO_LENGTH_NONE when CONTENT_LENGTH is
+ * missing or empty, IO_LENGTH_BAD when it is not a plain decimal number,
+ * else IO_LENGTH_OK with *len set.
+ */
+enum io_length
+io_content_length(const struct hl_io *io, unsigned long long *len)
+{
+	const char *cl = io_param(io, "CONTENT_LENGTH");
+	char *end;
+
+	if (cl == NULL || *cl == '\0')
+		return IO_LENGTH_NONE;
+	if (*cl < '0' || *cl > '9')
+		return IO_LENGTH_BAD;
+	errno = 0;
+	*len = strtoull(cl, &end, 10);
+	return *end != '\0' || errno != 0 ? IO_LENGTH_BAD : IO_LENGTH_OK;
+}
+
 /* The value of request parameter name, or NULL. Borrowed from the request. */
 const char *
 io_param(const struct hl_io *io, const char *name)
@@ -103,25 +123,24 @@ io_read(struct hl_io *io, char *buf, size_t n)
 static void
 cgi_drain(const struct hl_io *io)
 {
-	const char *cl = io_param(io, "CONTENT_LENGTH");
 	unsigned long long len = ULLONG_MAX;
-	char buf[16384], *end;
+	char buf[16384];
 	size_t want;
 	ssize_t r;
 
 	/* A client too slow to send the body is not waited for twice. */
 	if (deadline_passed())
 		return;
-	if (cl == NULL || *cl == '\0') {
+	switch (io_content_length(io, &len)) {
+	case IO_LENGTH_NONE:
 		if (io_param(io, "HTTP_TRANSFER_ENCODING") == NULL)
 			return;
-	} else {
-		if (*cl < '0' || *cl > '9')
-			return;
-		errno = 0;
-		len = strtoull(cl, &end, 10);
-		if (*end != '\0' || errno != 0)
-			return;
+		len = ULLONG_MAX;
+		break;
+	case IO_LENGTH_BAD:
+		return;
+	case IO_LENGTH_OK:
+		break;
 	}
 	while (cgi_body_read < len) {
 		want = len - cgi_body_read > sizeof(buf)

@@ -1,5 +1,5 @@
 /*
- * plugin.c: loads plugins (DESIGN.md section 6, hookline/plugin.h) and
+ * plugin.c: loads plugins (docs/design.md, hookline/plugin.h) and
  * hands them verified events.
  *
  * A plugin is loaded the first time a request names it and stays loaded
@@ -90,26 +90,26 @@ desc_problem(const struct hookline_plugin *d)
 
 /* dlopen()s path and checks its descriptor; *p gets a new plugin. */
 static enum hl_err
-plugin_open(struct hl_plugin *p, char *why, size_t wl)
+plugin_open(struct hl_plugin *p, struct hl_why *why)
 {
 	const struct hookline_plugin *(*entry)(void);
 	const char *problem;
 
 	if ((p->dl = dlopen(p->path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		snprintf(why, wl, "HOOKLINE_PLUGIN: cannot load %s: %s",
+		why_set(why, "HOOKLINE_PLUGIN: cannot load %s: %s",
 		    p->path, dlerror());
 		return HL_ECONFIG;
 	}
 	/* POSIX's way of turning the symbol into a function pointer. */
 	*(void **)&entry = dlsym(p->dl, HOOKLINE_PLUGIN_ENTRY);
 	if (entry == NULL) {
-		snprintf(why, wl, "HOOKLINE_PLUGIN: %s does not export %s()",
+		why_set(why, "HOOKLINE_PLUGIN: %s does not export %s()",
 		    p->path, HOOKLINE_PLUGIN_ENTRY);
 		return HL_ECONFIG;
 	}
 	p->desc = entry();
 	if ((problem = desc_problem(p->desc)) != NULL) {
-		snprintf(why, wl, "HOOKLINE_PLUGIN: refusing %s: %s (ABI %u.%u, "
+		why_set(why, "HOOKLINE_PLUGIN: refusing %s: %s (ABI %u.%u, "
 		    "hookline has %u.%u)", p->path, problem,
 		    p->desc ? p->desc->abi_major : 0,
 		    p->desc ? p->desc->abi_minor : 0,
@@ -122,7 +122,7 @@ plugin_open(struct hl_plugin *p, char *why, size_t wl)
 	p->host.priv = p;
 	if (p->desc->init(&p->host, p->arg, &p->state) != 0) {
 		p->state = NULL;
-		snprintf(why, wl, "HOOKLINE_PLUGIN: %s (%s): init failed; see "
+		why_set(why, "HOOKLINE_PLUGIN: %s (%s): init failed; see "
 		    "the plugin's lines above", p->desc->name, p->path);
 		return HL_ECONFIG;
 	}
@@ -159,17 +159,19 @@ to_front(struct hl_plugins *c, int i)
 }
 
 /*
- * The loaded plugin for name (an absolute path, or a bare name such as
- * "exec" for PKGLIBDIR/exec.so: bare names never leave that directory)
- * and arg, loading and initialising it on first use; the least recently
- * used of PLUGIN_SLOTS instances is unloaded to make room.  io is the
- * request, for the plugin's log lines.  Returns HL_OK, or HL_ECONFIG /
- * HL_EINTERNAL with why set.
+ * The loaded plugin that req's configuration names (HOOKLINE_PLUGIN: an
+ * absolute path, or a bare name such as "exec" for PKGLIBDIR/exec.so:
+ * bare names never leave that directory) with its HOOKLINE_PLUGIN_ARG,
+ * loading and initialising it on first use; the least recently used of
+ * PLUGIN_SLOTS instances is unloaded to make room.  Returns HL_OK, or
+ * HL_ECONFIG / HL_EINTERNAL with req->why set.
  */
 enum hl_err
-plugin_get(struct hl_plugins *c, const char *name, const char *arg,
-    struct hl_io *io, struct hl_plugin **out, char *why, size_t wl)
+plugin_get(struct hl_plugins *c, struct hl_request *req,
+    struct hl_plugin **out)
 {
+	const char *name = req->cfg->plugin, *arg = req->cfg->plugin_arg;
+	struct hl_why *why = &req->why;
 	char path[4096];
 	struct hl_plugin *p;
 	enum hl_err rc;
@@ -178,7 +180,7 @@ plugin_get(struct hl_plugins *c, const char *name, const char *arg,
 	if (strchr(name, '/') == NULL)
 		snprintf(path, sizeof(path), "%s/%s.so", PKGLIBDIR, name);
 	else if (name[0] != '/') {
-		snprintf(why, wl, "HOOKLINE_PLUGIN must be an absolute path "
+		why_set(why, "HOOKLINE_PLUGIN must be an absolute path "
 		    "or a bare plugin name, not \"%.200s\"", name);
 		return HL_ECONFIG;
 	} else
@@ -194,11 +196,11 @@ plugin_get(struct hl_plugins *c, const char *name, const char *arg,
 	    (p->path = strdup(path)) == NULL ||
 	    (p->arg = strdup(arg)) == NULL) {
 		plugin_free(p);
-		snprintf(why, wl, "out of memory loading a plugin");
+		why_set(why, "out of memory loading a plugin");
 		return HL_EINTERNAL;
 	}
-	p->io = io;
-	rc = plugin_open(p, why, wl);
+	p->io = req->io;
+	rc = plugin_open(p, why);
 	p->io = NULL;
 	if (rc != HL_OK) {
 		plugin_free(p);
@@ -215,20 +217,20 @@ plugin_get(struct hl_plugins *c, const char *name, const char *arg,
 }
 
 /*
- * Hands ev to plugin p.  scheme and remote are borrowed for the call.
- * Returns HL_OK, HL_ESTORE (the plugin asked for a retry) or HL_EREJECT.
+ * Hands req's event to plugin p, with the fields it is borrowed for the
+ * call.  Returns HL_OK, HL_ESTORE (the plugin asked for a retry) or
+ * HL_EREJECT, with req->why set.
  */
 enum hl_err
-plugin_handle(struct hl_plugin *p, struct hl_io *io,
-    const struct hl_event *ev, const char *scheme, const char *remote,
-    char *why, size_t wl)
+plugin_handle(struct hl_plugin *p, struct hl_request *req)
 {
+	const struct hl_event *ev = &req->ev;
 	struct hookline_event e = {
 		.body = ev->body,
 		.len = ev->len,
 		.id = ev->id,
-		.scheme = scheme,
-		.remote = remote,
+		.scheme = req->scheme,
+		.remote = io_param(req->io, "REMOTE_ADDR"),
 		.status = ev->status,
 		.job_id = ev->job_id,
 		.flow_id = ev->flow_id,
@@ -236,22 +238,22 @@ plugin_handle(struct hl_plugin *p, struct hl_io *io,
 	};
 	enum hookline_verdict v;
 
-	p->io = io;
+	p->io = req->io;
 	v = p->desc->handle(p->state, &e);
 	p->io = NULL;
 	switch (v) {
 	case HOOKLINE_OK:
 		return HL_OK;
 	case HOOKLINE_REJECT:
-		snprintf(why, wl, "plugin %s rejected event %s", p->desc->name,
+		why_set(&req->why, "plugin %s rejected event %s", p->desc->name,
 		    ev->id);
 		return HL_EREJECT;
 	case HOOKLINE_RETRY:
-		snprintf(why, wl, "plugin %s could not take event %s now",
+		why_set(&req->why, "plugin %s could not take event %s now",
 		    p->desc->name, ev->id);
 		return HL_ESTORE;
 	}
-	snprintf(why, wl, "plugin %s answered %d, which is no verdict",
+	why_set(&req->why, "plugin %s answered %d, which is no verdict",
 	    p->desc->name, (int)v);
 	return HL_ESTORE;
 }

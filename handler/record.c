@@ -1,5 +1,5 @@
 /*
- * record.c: formats one line of the event log (DESIGN.md section 5):
+ * record.c: formats one line of the event log (hookline(8), "The event log"):
  *
  *   {"received":"...Z","id":"...","remote":"...","signature":"...",
  *    "event":<the body verbatim>}\n

@@ -43,38 +43,38 @@ buf_release(struct hl_buf *b, size_t keep)
 	}
 }
 
-static enum hl_err read_body(struct hl_io *, size_t, struct hl_buf *, char *,
-    size_t);
 
 /* HL_OK for POST, HL_EMETHOD for anything else. */
 enum hl_err
-request_check_method(const struct hl_io *io)
+request_check_method(struct hl_request *req)
 {
-	const char *m = io_param(io, "REQUEST_METHOD");
+	const char *m = io_param(req->io, "REQUEST_METHOD");
 
-	return m != NULL && strcmp(m, "POST") == 0 ? HL_OK : HL_EMETHOD;
+	if (m != NULL && strcmp(m, "POST") == 0)
+		return HL_OK;
+	why_set(&req->why, "only POST is accepted");
+	return HL_EMETHOD;
 }
 
 /* Reads a body of unknown length up to max bytes (FastCGI marks its end). */
 static enum hl_err
-read_to_end(struct hl_io *io, size_t max, struct hl_buf *b, char *why,
-    size_t wl)
+read_to_end(struct hl_io *io, size_t max, struct hl_buf *b, struct hl_why *why)
 {
 	long n;
 
 	b->len = 0;
 	for (;;) {
 		if (buf_reserve(b, b->len + CHUNK + 1) == -1) {
-			snprintf(why, wl, "out of memory reading the body");
+			why_set(why, "out of memory reading the body");
 			return HL_EINTERNAL;
 		}
 		if ((n = io_read(io, b->p + b->len, CHUNK)) < 0) {
-			snprintf(why, wl, "error reading the body");
+			why_set(why, "error reading the body");
 			return HL_EINCOMPLETE;
 		}
 		b->len += (size_t)n;
 		if (b->len > max) {
-			snprintf(why, wl, "body of more than %zu bytes", max);
+			why_set(why, "body of more than %zu bytes", max);
 			return HL_ETOOBIG;
 		}
 		if (n < CHUNK)
@@ -84,75 +84,82 @@ read_to_end(struct hl_io *io, size_t max, struct hl_buf *b, char *why,
 	return HL_OK;
 }
 
-/*
- * Reads the body into b, NUL-terminated, refusing more than max bytes and
- * giving up (HL_ETIMEOUT) when all of it has not come within timeout
- * seconds: a client that trickles a large body would otherwise hold a
- * worker of a small pool before anyone is authenticated.  Returns HL_OK,
- * or an error with why (wl bytes) set for the error log.
- */
-enum hl_err
-request_read_body(struct hl_io *io, size_t max, unsigned timeout,
-    struct hl_buf *b, char *why, size_t wl)
-{
-	enum hl_err rc;
-
-	if (deadline_arm(timeout * 1000U) == -1) {
-		snprintf(why, wl, "cannot set the read deadline: %s",
-		    strerror(errno));
-		return HL_EINTERNAL;
-	}
-	rc = read_body(io, max, b, why, wl);
-	deadline_disarm();
-	if (rc == HL_EINCOMPLETE && deadline_passed()) {
-		snprintf(why, wl,
-		    "body not received within HOOKLINE_READ_TIMEOUT (%u s)",
-		    timeout);
-		return HL_ETIMEOUT;
-	}
-	return rc;
-}
-
-/* request_read_body without the deadline. */
+/* Reads a body of the declared length, refusing one over max bytes. */
 static enum hl_err
-read_body(struct hl_io *io, size_t max, struct hl_buf *b, char *why,
-    size_t wl)
+read_declared(struct hl_io *io, unsigned long long len, size_t max,
+    struct hl_buf *b, struct hl_why *why)
 {
-	const char *cl = io_param(io, "CONTENT_LENGTH");
-	unsigned long long len;
-	char *end;
 	long got;
 
-	if (cl == NULL || *cl == '\0') {
-		if (io->fcgx != NULL)
-			return read_to_end(io, max, b, why, wl);
-		snprintf(why, wl, "no CONTENT_LENGTH");
-		return HL_ENOLENGTH;
-	}
-	errno = 0;
-	len = strtoull(cl, &end, 10);
-	if (*cl < '0' || *cl > '9' || *end != '\0' || errno != 0) {
-		snprintf(why, wl, "CONTENT_LENGTH \"%.32s\" is not a number",
-		    cl);
-		return HL_EBADLENGTH;
-	}
 	if (len > max) {
-		snprintf(why, wl, "declared body of %llu bytes, limit %zu", len,
+		why_set(why, "declared body of %llu bytes, limit %zu", len,
 		    max);
 		return HL_ETOOBIG;
 	}
 	if (buf_reserve(b, (size_t)len + 1) == -1) {
-		snprintf(why, wl, "out of memory for a body of %llu bytes",
-		    len);
+		why_set(why, "out of memory for a body of %llu bytes", len);
 		return HL_EINTERNAL;
 	}
 	got = io_read(io, b->p, (size_t)len);
 	if (got < 0 || (unsigned long long)got < len) {
-		snprintf(why, wl, "body ended after %ld of %llu bytes",
+		why_set(why, "body ended after %ld of %llu bytes",
 		    got < 0 ? 0 : got, len);
 		return HL_EINCOMPLETE;
 	}
 	b->len = (size_t)len;
 	b->p[b->len] = '\0';
 	return HL_OK;
+}
+
+/* request_read_body without the deadline. */
+static enum hl_err
+read_body(struct hl_request *req)
+{
+	unsigned long long len;
+
+	switch (io_content_length(req->io, &len)) {
+	case IO_LENGTH_NONE:
+		/* FastCGI marks the end of the body; CGI has no other way. */
+		if (req->io->fcgx != NULL)
+			return read_to_end(req->io, req->cfg->max_body,
+			    req->body, &req->why);
+		why_set(&req->why, "no CONTENT_LENGTH");
+		return HL_ENOLENGTH;
+	case IO_LENGTH_BAD:
+		why_set(&req->why, "CONTENT_LENGTH \"%.32s\" is not a number",
+		    io_param(req->io, "CONTENT_LENGTH"));
+		return HL_EBADLENGTH;
+	default:
+		return read_declared(req->io, len, req->cfg->max_body,
+		    req->body, &req->why);
+	}
+}
+
+/*
+ * Reads the body into req->body, NUL-terminated, refusing more than
+ * HOOKLINE_MAX_BODY and giving up (HL_ETIMEOUT) when all of it has not
+ * come within HOOKLINE_READ_TIMEOUT: a client that trickles a large body
+ * would otherwise hold a worker of a small pool before anyone is
+ * authenticated.  Returns HL_OK, or an error with req->why set.
+ */
+enum hl_err
+request_read_body(struct hl_request *req)
+{
+	unsigned timeout = req->cfg->read_timeout;
+	enum hl_err rc;
+
+	if (deadline_arm(timeout * 1000U) == -1) {
+		why_set(&req->why, "cannot set the read deadline: %s",
+		    strerror(errno));
+		return HL_EINTERNAL;
+	}
+	rc = read_body(req);
+	deadline_disarm();
+	if (rc == HL_EINCOMPLETE && deadline_passed()) {
+		why_set(&req->why,
+		    "body not received within HOOKLINE_READ_TIMEOUT (%u s)",
+		    timeout);
+		return HL_ETIMEOUT;
+	}
+	return rc;
 }

@@ -1,6 +1,6 @@
 /*
- * serve.c: the per-request pipeline of DESIGN.md section 1 and the two
- * ways of running it (section 7).
+ * serve.c: the per-request pipeline (docs/design.md) and the two ways of
+ * running it, FastCGI and CGI.
  *
  *   method -> configuration -> body -> signature -> JSON -> sinks -> answer
  *
@@ -68,63 +68,28 @@ serve_free(struct hl_server *c)
 	free(c);
 }
 
-/*
- * Verifies the signature header, if a secret is configured.  *sig gets the
- * header value and *scheme "sha1" or "sha256" (NULL when unsigned events
- * are allowed and nothing was verified).
- */
-static enum hl_err
-check_signature(const struct hl_io *io, const struct hl_config *cfg,
-    const struct hl_buf *body, const char **sig, const char **scheme,
-    const char **why)
-{
-	enum hl_alg alg = HL_ALG_SHA256;
-	EVP_MAC_CTX *ctx;
-
-	/* When both headers came, the SHA-256 one decides. */
-	if ((*sig = io_param(io, "HTTP_X_HUB_SIGNATURE_256")) == NULL) {
-		*sig = io_param(io, "HTTP_X_HUB_SIGNATURE");
-		alg = HL_ALG_SHA1;
-	}
-	*scheme = NULL;
-	if (cfg->secret == NULL)
-		return HL_OK; /* HOOKLINE_ALLOW_UNSIGNED=1 and no secret */
-	if (*sig == NULL) {
-		*why = "no X-Hub-Signature or X-Hub-Signature-256 header";
-		return HL_ESIG;
-	}
-	*scheme = alg == HL_ALG_SHA1 ? "sha1" : "sha256";
-	if ((ctx = config_hmac(cfg, alg)) == NULL) {
-		*why = "cannot set up HMAC (OpenSSL)";
-		return HL_EINTERNAL;
-	}
-	return sig_verify(ctx, alg, *sig, (const unsigned char *)body->p,
-	    body->len, why);
-}
-
 /* Formats the event's line and appends it to the log. */
 static enum hl_err
-store_log(struct hl_server *c, struct hl_io *io, const struct hl_config *cfg,
-    const struct hl_event *ev, const char *sig, char *why, size_t wl)
+store_log(struct hl_server *c, struct hl_request *req)
 {
-	struct hl_record r;
+	struct hl_record r = {
+	    .when = req->received,
+	    .id = req->ev.id,
+	    .remote = io_param(req->io, "REMOTE_ADDR"),
+	    .signature = req->signature,
+	    .body = req->ev.body,
+	    .len = req->ev.len,
+	};
 	enum hl_err rc;
 
-	clock_gettime(CLOCK_REALTIME, &r.when);
-	r.id = ev->id;
-	r.remote = io_param(io, "REMOTE_ADDR");
-	r.signature = sig;
-	r.body = ev->body;
-	r.len = ev->len;
 	if (buf_reserve(&c->rec, record_max(&r)) == -1) {
-		snprintf(why, wl, "out of memory for the log record");
+		why_set(&req->why, "out of memory for the log record");
 		return HL_EINTERNAL;
 	}
 	c->rec.len = record_format(c->rec.p, &r);
-	rc = sink_log_append(c->log, cfg->log, cfg->sync, &r.when, c->rec.p,
-	    c->rec.len, why, wl);
-	if (*sink_log_note(c->log) != '\0')
-		io_log(io, "%s", sink_log_note(c->log));
+	rc = sink_log_append(c->log, req, &c->rec);
+	if (req->note.text[0] != '\0')
+		io_log(req->io, "%s", req->note.text);
 	return rc;
 }
 
@@ -134,78 +99,71 @@ store_log(struct hl_server *c, struct hl_io *io, const struct hl_config *cfg,
  * 503 asks for is deduplicated by its id.
  */
 static enum hl_err
-store(struct hl_server *c, struct hl_io *io, const struct hl_config *cfg,
-    const struct hl_event *ev, const char *sig, const char *scheme, char *why,
-    size_t wl)
+store(struct hl_server *c, struct hl_request *req)
 {
 	struct hl_plugin *p = NULL;
 	enum hl_err rc;
 
+	clock_gettime(CLOCK_REALTIME, &req->received);
 	/* A plugin that cannot be loaded is a configuration error: found
 	 * before anything is written. */
-	if (cfg->plugin != NULL &&
-	    (rc = plugin_get(c->plugins, cfg->plugin, cfg->plugin_arg, io, &p,
-	         why, wl)) !=
-	        HL_OK)
+	if (req->cfg->plugin != NULL &&
+	    (rc = plugin_get(c->plugins, req, &p)) != HL_OK)
 		return rc;
-	if (cfg->log != NULL &&
-	    (rc = store_log(c, io, cfg, ev, sig, why, wl)) != HL_OK)
+	if (req->cfg->log != NULL && (rc = store_log(c, req)) != HL_OK)
 		return rc;
-	if (p == NULL)
-		return HL_OK;
-	return plugin_handle(p, io, ev, scheme, io_param(io, "REMOTE_ADDR"),
-	    why, wl);
+	return p == NULL ? HL_OK : plugin_handle(p, req);
 }
 
 /*
- * Serves one request on io, start to finish: reads it, answers it, and
- * logs why when the answer is not 200.  Returns the outcome.
+ * Answers req with outcome rc, and says why in the error log when it is
+ * not 200: one line naming the client, the request and the reason.
+ */
+static void
+answer(struct hl_request *req, enum hl_err rc)
+{
+	char out[ANSWER_MAX];
+	const char *method = io_param(req->io, "REQUEST_METHOD"),
+	           *remote = io_param(req->io, "REMOTE_ADDR"),
+	           *uri = io_param(req->io, "REQUEST_URI");
+
+	if (io_write(req->io, out, answer_format(out, sizeof(out), rc,
+	                               req->ev.id)) != 0 &&
+	    rc == HL_OK)
+		io_log(req->io, "event %s stored, but the answer could not be "
+		                "sent",
+		    req->ev.id);
+	if (rc == HL_OK)
+		return;
+	if (uri == NULL)
+		uri = io_param(req->io, "SCRIPT_NAME");
+	io_log(req->io, "%s \"%.16s %.200s\": %d %s: %s",
+	    remote ? remote : "-", method ? method : "-", uri ? uri : "-",
+	    answer_status(rc), answer_message(rc),
+	    req->why.text[0] != '\0' ? req->why.text : "-");
+}
+
+/*
+ * Serves one request on io, start to finish, in the order that keeps the
+ * promises of docs/design.md: nothing unauthenticated reaches the JSON
+ * parser, and nothing is answered 200 before every sink took the event.
+ * Returns the outcome.
  */
 enum hl_err
 serve_request(struct hl_server *c, struct hl_io *io)
 {
-	char why[HL_WHY_MAX] = "", out[512];
-	const char *swhy = NULL, *sig = NULL, *scheme = NULL, *method, *remote,
-	           *uri;
-	const struct hl_config *cfg = NULL;
-	struct hl_event ev;
+	struct hl_request req = {.io = io, .body = &c->body};
 	enum hl_err rc;
 
-	memset(&ev, 0, sizeof(ev));
-	if ((rc = request_check_method(io)) != HL_OK)
-		goto done;
-	if ((rc = config_get(c->config, io, &cfg, why, sizeof(why))) != HL_OK)
-		goto done;
-	if ((rc = request_read_body(io, cfg->max_body, cfg->read_timeout,
-	         &c->body, why, sizeof(why))) != HL_OK)
-		goto done;
-	if ((rc = check_signature(io, cfg, &c->body, &sig, &scheme, &swhy)) !=
-	    HL_OK)
-		goto done;
-	if ((rc = event_parse(&ev, c->body.p, c->body.len, &swhy)) != HL_OK)
-		goto done;
-	rc = store(c, io, cfg, &ev, sig, scheme, why, sizeof(why));
-done:
-	if (io_write(io, out, answer_format(out, sizeof(out), rc, ev.id)) !=
-	        0 &&
-	    rc == HL_OK)
-		io_log(io, "event %s stored, but the answer could not be sent",
-		    ev.id);
-	if (rc != HL_OK) {
-		method = io_param(io, "REQUEST_METHOD");
-		remote = io_param(io, "REMOTE_ADDR");
-		uri = io_param(io, "REQUEST_URI");
-		if (uri == NULL)
-			uri = io_param(io, "SCRIPT_NAME");
-		io_log(io, "%s \"%.16s %.200s\": %d %s: %s",
-		    remote ? remote : "-", method ? method : "-",
-		    uri ? uri : "-", answer_status(rc), answer_message(rc),
-		    swhy != NULL           ? swhy
-		        : why[0] != '\0'   ? why
-		        : rc == HL_EMETHOD ? "only POST is accepted"
-		                           : "-");
-	}
-	event_clear(&ev);
+	if ((rc = request_check_method(&req)) == HL_OK &&
+	    (rc = config_get(c->config, &req)) == HL_OK &&
+	    (rc = request_read_body(&req)) == HL_OK &&
+	    (rc = sig_check(&req)) == HL_OK &&
+	    (rc = event_parse(&req.ev, req.body->p, req.body->len,
+	         &req.why)) == HL_OK)
+		rc = store(c, &req);
+	answer(&req, rc);
+	event_clear(&req.ev);
 	buf_release(&c->body, KEEP_BYTES);
 	buf_release(&c->rec, KEEP_BYTES);
 	return rc;

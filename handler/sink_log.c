@@ -1,5 +1,5 @@
 /*
- * sink_log.c: appends records to the event log (DESIGN.md section 5).
+ * sink_log.c: appends records to the event log (docs/design.md, "Durability").
  *
  * Many processes (a FastCGI pool, CGI children, two web servers) append to
  * one file.  Each record goes out in one write(2) under an exclusive
@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "hookline.h"
+#include "gsync.h"
 
 /* The longest wait for the log's lock before answering 503. */
 #define LOCK_WAIT_MS 10000
@@ -52,7 +53,6 @@ struct sink_log {
 	int shared; /* the last record's sync is shared (group commit) */
 	char *pattern; /* owned: HOOKLINE_LOG of the open file */
 	uint64_t ticket; /* gsync ticket of our last record */
-	char note[HL_WHY_MAX];
 };
 
 /* A closed log. Returns NULL when out of memory. */
@@ -96,16 +96,6 @@ sink_log_free(struct sink_log *s)
 }
 
 /*
- * A message about something repaired during the last append (a torn
- * record cut off), or "" when there was none.
- */
-const char *
-sink_log_note(const struct sink_log *s)
-{
-	return s->note;
-}
-
-/*
  * Makes the name of the file at path durable: fsyncs the directory that
  * holds it, where symbolic links lead (path itself otherwise).
  */
@@ -133,7 +123,7 @@ sync_dir(const char *path)
 }
 
 static enum hl_err
-log_open(struct sink_log *s, const char *path, char *why, size_t wl)
+log_open(struct sink_log *s, const char *path, struct hl_why *why)
 {
 	/* Read access too: the torn-record check reads the last byte. */
 	const int flags = O_RDWR | O_APPEND | O_CLOEXEC | O_NOCTTY;
@@ -156,31 +146,30 @@ log_open(struct sink_log *s, const char *path, char *why, size_t wl)
 			break;
 	}
 	if (fd == -1 && errno == EEXIST) {
-		snprintf(why, wl,
-		    "cannot open log %s: a symbolic link to a missing file",
+		why_set(why, "cannot open log %s: a symbolic link to a missing file",
 		    path);
 		return HL_ESTORE;
 	}
 	if (fd == -1) {
-		snprintf(why, wl, "cannot open log %s: %s", path,
+		why_set(why, "cannot open log %s: %s", path,
 		    strerror(errno));
 		return errno == EISDIR ? HL_ECONFIG : HL_ESTORE;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		snprintf(why, wl, "HOOKLINE_LOG: %s is not a regular file",
+		why_set(why, "HOOKLINE_LOG: %s is not a regular file",
 		    path);
 		close(fd);
 		return HL_ECONFIG;
 	}
 	/* 0640 whatever the umask: the web server's group reads the log. */
 	if (created && fchmod(fd, 0640) == -1) {
-		snprintf(why, wl, "cannot set up log %s: %s", path,
+		why_set(why, "cannot set up log %s: %s", path,
 		    strerror(errno));
 		close(fd);
 		return HL_ESTORE;
 	}
 	if ((s->path = strdup(path)) == NULL) {
-		snprintf(why, wl, "out of memory");
+		why_set(why, "out of memory");
 		close(fd);
 		return HL_EINTERNAL;
 	}
@@ -201,7 +190,7 @@ log_open(struct sink_log *s, const char *path, char *why, size_t wl)
  * lost.  The caller holds the lock.
  */
 static int
-repair_tail(struct sink_log *s, off_t *size)
+repair_tail(struct sink_log *s, off_t *size, struct hl_why *note)
 {
 	char buf[4096];
 	off_t end = *size, start;
@@ -226,7 +215,7 @@ found:
 	if ((n = pread(s->fd, buf, k, end)) != (ssize_t)k)
 		return -1;
 	if (memcmp(buf, RECORD_PREFIX, k) != 0) {
-		snprintf(s->note, sizeof(s->note),
+		why_set(note,
 		    "%s ended in a line that hookline did not write; "
 		    "a newline was added after it",
 		    s->path);
@@ -235,7 +224,7 @@ found:
 		*size += 1;
 		return 0;
 	}
-	snprintf(s->note, sizeof(s->note),
+	why_set(note,
 	    "cut %lld bytes of a torn record "
 	    "(a writer died mid-write) off the end of %s",
 	    (long long)(*size - end), s->path);
@@ -244,14 +233,16 @@ found:
 }
 
 /*
- * Appends under the lock.  Returns HL_OK, HL_ESTORE with why set, or -1
- * (as an hl_err of HL_ERR__MAX) when the file at the path changed and the
- * caller must reopen and try again.
+ * Appends rec under the lock.  Returns HL_OK, or HL_ESTORE with req->why
+ * set; *rotated is set instead when the file at the path is no longer the
+ * open one, and the caller must reopen and try again.
  */
 static enum hl_err
-append_locked(struct sink_log *s, const char *rec, size_t len,
-    enum hl_sync sync, char *why, size_t wl)
+append_locked(struct sink_log *s, struct hl_request *req,
+    const struct hl_buf *rec, int *rotated)
 {
+	enum hl_sync sync = req->cfg->sync;
+	struct hl_why *why = &req->why;
 	struct stat st;
 	off_t size;
 	ssize_t n;
@@ -260,14 +251,16 @@ append_locked(struct sink_log *s, const char *rec, size_t len,
 	/* One stat of the path tells both whether the file was rotated away
 	 * (no file there, or another one) and how long it is. */
 	if (stat(s->path, &st) == -1 || st.st_dev != s->dev ||
-	    st.st_ino != s->ino)
-		return HL_ERR__MAX;
+	    st.st_ino != s->ino) {
+		*rotated = 1;
+		return HL_OK;
+	}
 	size = st.st_size;
 	/* Where our own last record ended, the file ends in '\n'. */
 	if (size > 0 && size != s->end &&
 	    (pread(s->fd, &last, 1, size - 1) != 1 ||
-	        (last != '\n' && repair_tail(s, &size) == -1))) {
-		snprintf(why, wl, "cannot check the end of log %s: %s", s->path,
+	        (last != '\n' && repair_tail(s, &size, &req->note) == -1))) {
+		why_set(why, "cannot check the end of log %s: %s", s->path,
 		    strerror(errno));
 		return HL_ESTORE;
 	}
@@ -285,16 +278,16 @@ append_locked(struct sink_log *s, const char *rec, size_t len,
 	}
 	s->ticket = gsync_ticket(s->gs);
 	do
-		n = write(s->fd, rec, len);
+		n = write(s->fd, rec->p, rec->len);
 	while (n == -1 && errno == EINTR);
-	if (n == (ssize_t)len) {
-		s->end = size + (off_t)len;
+	if (n == (ssize_t)rec->len) {
+		s->end = size + (off_t)rec->len;
 		gsync_written(s->gs, s->ticket);
 		return HL_OK;
 	}
 	if (n >= 0)
 		errno = ENOSPC;
-	snprintf(why, wl, "cannot write to log %s: %s", s->path,
+	why_set(why, "cannot write to log %s: %s", s->path,
 	    strerror(errno));
 	/* Leave no partial record behind; if this fails, the next append
 	 * cuts it. */
@@ -310,7 +303,7 @@ append_locked(struct sink_log *s, const char *rec, size_t len,
  * HL_OK, or HL_ESTORE with why set.
  */
 static enum hl_err
-lock(struct sink_log *s, char *why, size_t wl)
+lock(struct sink_log *s, struct hl_why *why)
 {
 	int r, err;
 
@@ -328,102 +321,132 @@ lock(struct sink_log *s, char *why, size_t wl)
 			return HL_OK;
 		errno = err;
 		if (deadline_passed()) {
-			snprintf(why, wl,
-			    "log %s stayed locked by another process for "
+			why_set(why, "log %s stayed locked by another process for "
 			    "%d s (a reader holding flock on it?)",
 			    s->path, LOCK_WAIT_MS / 1000);
 			return HL_ESTORE;
 		}
 	}
 fail:
-	snprintf(why, wl, "cannot lock log %s: %s", s->path, strerror(errno));
+	why_set(why, "cannot lock log %s: %s", s->path, strerror(errno));
 	return HL_ESTORE;
 }
 
 /*
- * Appends rec (len bytes, one whole line) to the log named by pattern,
- * expanded with strftime(3) in UTC at *now.  With HL_SYNC_ALWAYS the
- * record is on disk when HL_OK is returned.  Otherwise returns HL_ESTORE
- * (or HL_ECONFIG) with why set, and the log holds no part of rec.
+ * The path of the log for a record received at *when: pattern expanded
+ * with strftime(3) in UTC into buf (PATH_MAX bytes), or pattern itself.
+ * Returns NULL with why set when it expands to nothing.
  */
-enum hl_err
-sink_log_append(struct sink_log *s, const char *pattern, enum hl_sync sync,
-    const struct timespec *now, const char *rec, size_t len, char *why,
-    size_t wl)
+static const char *
+log_path(const char *pattern, const struct timespec *when, char *buf,
+    struct hl_why *why)
 {
-	char expanded[PATH_MAX];
-	const char *path = pattern;
-	enum hl_err rc = HL_ESTORE;
 	struct tm tm;
 	size_t n;
 
-	s->note[0] = '\0';
-	if (strchr(pattern, '%') != NULL) {
-		gmtime_r(&now->tv_sec, &tm);
-		/* The pattern is the administrator's, as strftime(3) intends. */
+	if (strchr(pattern, '%') == NULL)
+		return pattern;
+	gmtime_r(&when->tv_sec, &tm);
+	/* The pattern is the administrator's, as strftime(3) intends. */
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
-		n = strftime(expanded, sizeof(expanded), pattern, &tm);
+	n = strftime(buf, PATH_MAX, pattern, &tm);
 #pragma GCC diagnostic pop
-		if (n == 0) {
-			snprintf(why, wl,
-			    "HOOKLINE_LOG: pattern %.200s expands "
-			    "to nothing or too long a path",
-			    pattern);
-			return HL_ECONFIG;
-		}
-		path = expanded;
+	if (n == 0) {
+		why_set(why, "HOOKLINE_LOG: pattern %.200s expands to nothing "
+		             "or too long a path",
+		    pattern);
+		return NULL;
 	}
-	/* A strftime pattern moved on to a new file: nobody writes the old
-	 * one any more.  (Another location's log is not a reason.) */
+	return buf;
+}
+
+/*
+ * Opens path unless it is the open file, and remembers the pattern it
+ * came from: a strftime pattern that moved on to a new file means nobody
+ * writes the old one any more (another location's log is no reason).
+ */
+static enum hl_err
+log_switch(struct sink_log *s, const char *pattern, const char *path,
+    struct hl_why *why)
+{
+	enum hl_err rc;
+
+	if (s->fd != -1 && strcmp(s->path, path) == 0)
+		return HL_OK;
 	if (s->gs != NULL && s->pattern != NULL &&
-	    strcmp(s->pattern, pattern) == 0 && strcmp(s->path, path) != 0)
+	    strcmp(s->pattern, pattern) == 0)
 		gsync_forget(s->dev, s->ino);
-	/* A few tries: each retry means the file was just rotated away. */
-	for (int tries = 0; tries < 4; tries++) {
-		if (s->fd == -1 || strcmp(s->path, path) != 0) {
-			if ((rc = log_open(s, path, why, wl)) != HL_OK)
-				return rc;
-			/* Only to tell a new period from another location:
-			 * without it (no memory) nothing is forgotten. */
-			if (s->pattern == NULL || strcmp(s->pattern, pattern)) {
-				free(s->pattern);
-				s->pattern = strdup(pattern);
-			}
-		}
-		if ((rc = lock(s, why, wl)) != HL_OK)
-			return rc;
-		rc = append_locked(s, rec, len, sync, why, wl);
-		flock(s->fd, LOCK_UN);
-		if (rc != HL_ERR__MAX)
-			break;
-		/* Rotated away: nobody will open that file by its path again. */
-		if (s->gs != NULL)
-			gsync_forget(s->dev, s->ino);
-		log_close(s);
-	}
-	if (rc == HL_ERR__MAX) {
-		snprintf(why, wl, "log %s keeps changing under us", path);
-		return HL_ESTORE;
-	}
-	if (rc != HL_OK || sync == HL_SYNC_NONE)
+	if ((rc = log_open(s, path, why)) != HL_OK)
 		return rc;
-	/*
-	 * The directory is synced by every process that opens the file, not
-	 * only by the one that created it: another process may open a file
-	 * created an instant ago and acknowledge an event before the creator
-	 * made the new name durable.  Once per process and file, not per
-	 * event, and only when events are to be durable at all.
-	 */
+	/* Only to tell a new period from another location: without it (no
+	 * memory) nothing is forgotten. */
+	if (s->pattern == NULL || strcmp(s->pattern, pattern) != 0) {
+		free(s->pattern);
+		s->pattern = strdup(pattern);
+	}
+	return HL_OK;
+}
+
+/*
+ * Makes the appended record durable.  The directory is synced by every
+ * process that opens the file, not only by the one that created it:
+ * another process may open a file created an instant ago and acknowledge
+ * an event before the creator made the new name durable.  Once per process
+ * and file, not per event.
+ */
+static enum hl_err
+log_sync(struct sink_log *s, const char *path, struct hl_why *why)
+{
 	if ((!s->dir_synced && sync_dir(path) == -1) ||
-	    gsync_sync(s->shared ? s->gs : NULL, s->fd,
-	        s->ticket) == -1) {
-		snprintf(why, wl, "cannot sync log %s: %s", path,
-		    strerror(errno));
+	    gsync_sync(s->shared ? s->gs : NULL, s->fd, s->ticket) == -1) {
+		why_set(why, "cannot sync log %s: %s", path, strerror(errno));
 		/* The record may or may not be on disk: a retry is safe. */
 		log_close(s);
 		return HL_ESTORE;
 	}
 	s->dir_synced = 1;
 	return HL_OK;
+}
+
+/*
+ * Appends rec (one whole line) to req's log, HOOKLINE_LOG expanded at the
+ * time the event was received.  With HOOKLINE_SYNC other than none the
+ * record is on disk when HL_OK is returned.  Otherwise returns HL_ESTORE
+ * (or HL_ECONFIG) with req->why set, and the log holds no part of rec.
+ * A repair on the way (a torn record cut off) is told in req->note.
+ */
+enum hl_err
+sink_log_append(struct sink_log *s, struct hl_request *req,
+    const struct hl_buf *rec)
+{
+	char buf[PATH_MAX];
+	const char *pattern = req->cfg->log, *path;
+	enum hl_err rc = HL_OK;
+	int rotated = 1;
+
+	if ((path = log_path(pattern, &req->received, buf, &req->why)) == NULL)
+		return HL_ECONFIG;
+	/* A few tries: each retry means the file was just rotated away. */
+	for (int tries = 0; tries < 4 && rotated; tries++) {
+		rotated = 0;
+		if ((rc = log_switch(s, pattern, path, &req->why)) != HL_OK ||
+		    (rc = lock(s, &req->why)) != HL_OK)
+			return rc;
+		rc = append_locked(s, req, rec, &rotated);
+		flock(s->fd, LOCK_UN);
+		if (!rotated)
+			break;
+		/* Rotated away: nobody will open that file by its path again. */
+		if (s->gs != NULL)
+			gsync_forget(s->dev, s->ino);
+		log_close(s);
+	}
+	if (rotated) {
+		why_set(&req->why, "log %s keeps changing under us", path);
+		return HL_ESTORE;
+	}
+	if (rc != HL_OK || req->cfg->sync == HL_SYNC_NONE)
+		return rc;
+	return log_sync(s, path, &req->why);
 }

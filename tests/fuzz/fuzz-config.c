@@ -202,8 +202,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		setenv("HOOKLINE_LOG", "/var/log/hookline/env.jsonl", 1);
 	}
 
-	rc = config_get(cache, &io, &cfg, why, sizeof(why));
-	rc2 = config_get(cache, &io, &cfg2, why2, sizeof(why2));
+	{
+		struct hl_request r1 = {.io = &io}, r2 = {.io = &io};
+
+		rc = config_get(cache, &r1);
+		rc2 = config_get(cache, &r2);
+		cfg = r1.cfg;
+		cfg2 = r2.cfg;
+		memcpy(why, r1.why.text, sizeof(why));
+		memcpy(why2, r2.why.text, sizeof(why2));
+	}
 	CHECK(rc == rc2);
 	CHECK(rc == HL_OK || rc == HL_ECONFIG || rc == HL_EINTERNAL);
 	if (rc == HL_OK) {

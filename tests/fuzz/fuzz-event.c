@@ -90,7 +90,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned int mdlen;
 	char hex[2 * EVP_MAX_MD_SIZE + 1];
 	struct hl_event ev;
-	const char *why = NULL;
+	struct hl_why why = {""};
 	int valid, object, depth;
 	enum hl_err rc;
 	char *body;
@@ -110,7 +110,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(strcmp(hex, ev.id) == 0);
 		check_record(&ev, data, size);
 	} else {
-		CHECK(why != NULL && *why != '\0');
+		CHECK(why.text[0] != '\0');
 		/* A valid object is refused only beyond cJSON's nesting limit. */
 		CHECK(!(valid && object && depth < 1000));
 	}

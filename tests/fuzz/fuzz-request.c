@@ -21,7 +21,7 @@
  * fixture files, and HOOKLINE_SYNC=always becomes none (no disk flush per
  * input).
  *
- * Checked: the answer is one of DESIGN.md section 4's, with a one-line
+ * Checked: the answer is one of hookline(8)'s answers, with a one-line
  * JSON body; a 200 has the body's SHA-256 as id, the body is a JSON object
  * in strict JSON (oracle.h), and the log's new last line is its record
  * with the body verbatim; any other answer leaves the log untouched.
@@ -43,6 +43,7 @@
 #include <openssl/hmac.h>
 
 #include "hookline.h"
+#include "gsync.h"
 #include "oracle.h"
 
 #define CHECK(c)                                                               \

@@ -1,4 +1,4 @@
-"""Every row of DESIGN.md section 4 through a real lighttpd + mod_fastcgi
+"""Every row of the answer table (hookline(8), DIAGNOSTICS) through a real lighttpd + mod_fastcgi
 (4 hookline processes): status, headers, JSON body, the event log and the
 server's error log.  (422 needs a plugin: the plugin issue tests it.)"""
 

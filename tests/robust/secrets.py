@@ -10,7 +10,7 @@
    core file's name is made of (the process's comm and executable path;
    with a plain core_pattern one core is actually dumped, by SIGQUIT, and
    its name checked; an ASan build dumps none).
-2. File modes.  Following DESIGN.md section 2 (the contract; the issue's
+2. File modes.  Following hookline(8), ENVIRONMENT (the contract; the issue's
    "group- or world-readable" is stricter than it): a secret file of mode
    0600 or 0640 is used; 0644, 0604, 0606 and 0602 (others may read or
    write it) are refused with 500 and a line that says so, without the

@@ -2,7 +2,7 @@
 
 Each case points hookline (behind a real lighttpd, or as CGI) at a log
 that cannot take the event, sends several signed events, and checks that
-every one is answered 503 (500 where DESIGN.md section 4 calls it a
+every one is answered 503 (500 where hookline(8) calls it a
 configuration error: a log that is a directory or not a regular file),
 that the error log says why, that nothing half-written is left in the log,
 and that once the cause is gone the next event is stored:

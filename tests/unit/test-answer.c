@@ -1,4 +1,4 @@
-/* test-answer: every outcome maps to the status and body of DESIGN.md 4. */
+/* test-answer: every outcome maps to the status and body of hookline(8). */
 #include <string.h>
 
 #include <cjson/cJSON.h>

@@ -20,10 +20,13 @@ static enum hl_err
 get(const struct hl_config **cfg, char **params)
 {
 	struct hl_io io = {NULL, params, 0};
-	const struct hl_config *dummy;
+	struct hl_request req = {.io = &io};
+	enum hl_err rc = config_get(cache, &req);
 
-	why[0] = '\0';
-	return config_get(cache, &io, cfg ? cfg : &dummy, why, sizeof(why));
+	snprintf(why, sizeof(why), "%s", req.why.text);
+	if (cfg != NULL)
+		*cfg = req.cfg;
+	return rc;
 }
 
 #define REQ(...) ((char *[]){__VA_ARGS__, NULL})

@@ -14,6 +14,27 @@
 static struct hl_buf body;
 static char why[HL_WHY_MAX];
 
+/* request_read_body for io with body limit max, 30 s to read it. */
+static enum hl_err
+read_req(struct hl_io *io, size_t max)
+{
+	struct hl_config cfg = {.max_body = max, .read_timeout = 30};
+	struct hl_request req = {.io = io, .cfg = &cfg, .body = &body};
+	enum hl_err rc = request_read_body(&req);
+
+	snprintf(why, sizeof(why), "%s", req.why.text);
+	return rc;
+}
+
+/* request_check_method for io. */
+static enum hl_err
+method(struct hl_io *io)
+{
+	struct hl_request req = {.io = io};
+
+	return request_check_method(&req);
+}
+
 /* Reads a body declared as cl (NULL: undeclared) from a pipe holding data. */
 static enum hl_err
 rd(const char *cl, const char *data, size_t max)
@@ -35,7 +56,7 @@ rd(const char *cl, const char *data, size_t max)
 		dup2(p[0], 0);
 		close(p[0]);
 	}
-	rc = request_read_body(&io, max, 30, &body, why, sizeof(why));
+	rc = read_req(&io, max);
 	close(0);
 	return rc;
 }
@@ -73,8 +94,7 @@ cgi_left_unread(char **params, const char *data, size_t max, enum hl_err want,
 		dup2(out[1], 1);
 		close(in[1]);
 		close(out[0]);
-		if (request_read_body(&io, max, 30, &body, why, sizeof(why)) !=
-		    want)
+		if (read_req(&io, max) != want)
 			_exit(1);
 		_exit(io_write(&io, "answer\n", 7) == 0 ? 0 : 1);
 	}
@@ -123,13 +143,13 @@ main(void)
 	       10, HL_ENOLENGTH, 0) == 6,
 	    "CGI: without a length or a chunked body nothing more is read");
 
-	ok(request_check_method(&io) == HL_OK, "POST accepted");
+	ok(method(&io) == HL_OK, "POST accepted");
 	io.params = (char *[]){"REQUEST_METHOD=GET", NULL};
-	ok(request_check_method(&io) == HL_EMETHOD, "GET refused");
+	ok(method(&io) == HL_EMETHOD, "GET refused");
 	io.params = (char *[]){"REQUEST_METHOD=post", NULL};
-	ok(request_check_method(&io) == HL_EMETHOD, "lowercase post refused");
+	ok(method(&io) == HL_EMETHOD, "lowercase post refused");
 	io.params = (char *[]){NULL};
-	ok(request_check_method(&io) == HL_EMETHOD, "no method refused");
+	ok(method(&io) == HL_EMETHOD, "no method refused");
 
 	ok(rd("2", "{}", 10) == HL_OK && body.len == 2 &&
 	        memcmp(body.p, "{}\0", 3) == 0,

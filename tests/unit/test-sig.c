@@ -47,7 +47,7 @@ verify(const char *secret, enum hl_alg alg, const char *hdr,
     const unsigned char *body, size_t len)
 {
 	EVP_MAC_CTX *ctx = NULL;
-	const char *why = NULL;
+	struct hl_why why = {""};
 	enum hl_err rc;
 
 	if (sig_hmac_key(&ctx, alg, (const unsigned char *)secret,
@@ -99,7 +99,7 @@ main(void)
 {
 	const unsigned char *b = (const unsigned char *)"{}";
 	unsigned char mac[HL_MAC_MAX];
-	const char *why = NULL;
+	struct hl_why why = {""};
 	char good[80];
 	size_t i;
 

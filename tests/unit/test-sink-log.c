@@ -12,18 +12,33 @@
 #include <unistd.h>
 
 #include "hookline.h"
+#include "gsync.h"
 #include "tap.h"
 
-static char dir[] = "/tmp/hookline-sink-XXXXXX", why[HL_WHY_MAX];
+static char dir[] = "/tmp/hookline-sink-XXXXXX", why[HL_WHY_MAX],
+    note[HL_WHY_MAX];
 static struct timespec now = {1795933348, 0};
+
+/* Appends rec to the log path (a pattern) as a request at now would. */
+static enum hl_err
+append_at(struct sink_log *s, const char *path, const char *rec,
+    enum hl_sync sync, const struct timespec *when)
+{
+	struct hl_config cfg = {.log = path, .sync = sync};
+	struct hl_request req = {.cfg = &cfg, .received = *when};
+	struct hl_buf b = {(char *)rec, strlen(rec), strlen(rec)};
+	enum hl_err rc = sink_log_append(s, &req, &b);
+
+	snprintf(why, sizeof(why), "%s", req.why.text);
+	snprintf(note, sizeof(note), "%s", req.note.text);
+	return rc;
+}
 
 static enum hl_err
 add_sync(struct sink_log *s, const char *path, const char *rec,
     enum hl_sync sync)
 {
-	why[0] = '\0';
-	return sink_log_append(s, path, sync, &now, rec, strlen(rec), why,
-	    sizeof(why));
+	return append_at(s, path, rec, sync, &now);
 }
 
 static enum hl_err
@@ -97,7 +112,8 @@ main(void)
 	ok(unlink(path) == 0 && add(s, path, "{\"a\":4}\n") == HL_OK &&
 	        strcmp(slurp(path), "{\"a\":4}\n") == 0,
 	    "deleted log is created again");
-	ok(stat(path, &st) == 0 && shm_name(&st) != NULL, "its counters");
+	ok(stat(path, &st) == 0 && stat(shm_name(&st), &sst) == 0,
+	    "its counters");
 
 	fd = open(path, O_WRONLY | O_APPEND);
 	ok(write(fd, "{\"received\":\"2026-", 18) == 18,
@@ -105,7 +121,7 @@ main(void)
 	close(fd);
 	ok(add(s, path, "{\"a\":5}\n") == HL_OK &&
 	        strcmp(slurp(path), "{\"a\":4}\n{\"a\":5}\n") == 0 &&
-	        strstr(sink_log_note(s), "18 bytes") != NULL,
+	        strstr(note, "18 bytes") != NULL,
 	    "torn record cut off before the next append");
 	fd = open(path, O_WRONLY | O_APPEND);
 	ok(write(fd, "{\"rec", 5) == 5, "a writer dies 5 bytes into a record");
@@ -121,24 +137,22 @@ main(void)
 	ok(add(s, path, "{\"a\":5.7}\n") == HL_OK &&
 	        strcmp(slurp(path), "{\"a\":4}\n{\"a\":5}\n{\"a\":5.5}\n"
 	                            "not hookline's\n{\"a\":5.7}\n") == 0 &&
-	        strstr(sink_log_note(s), "did not write") != NULL,
+	        strstr(note, "did not write") != NULL,
 	    "a line hookline did not write is kept and ended, not cut");
-	ok(add(s, path, "{\"a\":6}\n") == HL_OK && *sink_log_note(s) == '\0',
+	ok(add(s, path, "{\"a\":6}\n") == HL_OK && *note == '\0',
 	    "note cleared on a clean append");
 
 	/* Anyone who may read the log can hold a shared lock on it. */
 	{
 		int rd = open(path, O_RDONLY);
 		time_t t0 = time(NULL);
-		char w[HL_WHY_MAX] = "";
-		struct timespec t = {0, 0};
 
 		ok(rd != -1 && flock(rd, LOCK_SH) == 0,
 		    "a reader holds a shared lock on the log");
-		ok(sink_log_append(s, path, HL_SYNC_NONE, &t, "{\"a\":6.5}\n",
-		       10, w, sizeof(w)) == HL_ESTORE &&
-		        strstr(w, "stayed locked") != NULL,
-		    "the append gives up with a reason: %s", w);
+		ok(add_sync(s, path, "{\"a\":6.5}\n", HL_SYNC_NONE) ==
+		            HL_ESTORE &&
+		        strstr(why, "stayed locked") != NULL,
+		    "the append gives up with a reason: %s", why);
 		ok(time(NULL) - t0 >= 9 && time(NULL) - t0 <= 30,
 		    "after the bounded wait (%lld s)",
 		    (long long)(time(NULL) - t0));

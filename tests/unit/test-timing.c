@@ -1,5 +1,5 @@
 /*
- * timing: a statistical smoke test that sig_verify() takes as long for a
+ * test-timing: a statistical smoke test that sig_verify() takes as long for a
  * forged signature that differs from the right one in its first byte as
  * for one that differs in its last byte.
  *
@@ -64,7 +64,7 @@ static uint64_t
 sample(EVP_MAC_CTX *ctx, enum hl_alg alg, const char *hdr,
     const unsigned char *body, size_t len, int want)
 {
-	const char *why;
+	struct hl_why why;
 	uint64_t t = now_ns();
 
 	for (int k = 0; k < CALLS; k++)
