@@ -38,6 +38,8 @@ enum var {
 	V_SYNC,
 	V_ALLOW_UNSIGNED,
 	V_READ_TIMEOUT,
+	V_SCHEME,
+	V_TOLERANCE,
 	V__MAX
 };
 
@@ -51,6 +53,8 @@ static const char *const var_names[V__MAX] = {
     [V_SYNC] = "HOOKLINE_SYNC",
     [V_ALLOW_UNSIGNED] = "HOOKLINE_ALLOW_UNSIGNED",
     [V_READ_TIMEOUT] = "HOOKLINE_READ_TIMEOUT",
+    [V_SCHEME] = "HOOKLINE_SCHEME",
+    [V_TOLERANCE] = "HOOKLINE_TOLERANCE",
 };
 
 #define SECRET_FILE_MAX 4096
@@ -58,12 +62,18 @@ static const char *const var_names[V__MAX] = {
 #define MAX_BODY_LIMIT (1024UL * 1024 * 1024)
 #define READ_TIMEOUT_DEFAULT 30 /* seconds */
 #define READ_TIMEOUT_LIMIT 3600
+#define TOLERANCE_DEFAULT 300 /* seconds, as Standard Webhooks and Stripe */
+#define TOLERANCE_LIMIT 86400
 
-/* A secret and its HMAC contexts, each keyed on first use. */
+/*
+ * The secrets (one, or several for rotation) and their HMAC keys.  The
+ * secrets' text is one owned buffer; each key's text points into it.
+ */
 struct hl_keys {
-	unsigned char *secret; /* owned, wiped on free; NULL: unsigned */
-	size_t len;
-	EVP_MAC_CTX *hmac[HL_ALG_COUNT]; /* by enum hl_alg */
+	unsigned char *buf; /* owned, wiped on free; NULL: unsigned */
+	size_t buf_len;
+	int n;
+	struct hl_key key[HL_KEYS_MAX];
 };
 
 /* One parsed configuration and the strings it was parsed from. */
@@ -97,12 +107,20 @@ entry_free(struct entry *e)
 		OPENSSL_cleanse(e->raw[V_SECRET], strlen(e->raw[V_SECRET]));
 	for (int i = 0; i < V__MAX; i++)
 		free(e->raw[i]);
-	if (e->keys.secret != NULL) {
-		OPENSSL_cleanse(e->keys.secret, e->keys.len);
-		free(e->keys.secret);
+	if (e->keys.buf != NULL) {
+		OPENSSL_cleanse(e->keys.buf, e->keys.buf_len);
+		free(e->keys.buf);
 	}
-	for (int i = 0; i < HL_ALG_COUNT; i++)
-		EVP_MAC_CTX_free(e->keys.hmac[i]);
+	for (int k = 0; k < e->keys.n; k++) {
+		struct hl_key *key = &e->keys.key[k];
+
+		if (key->mac != NULL && key->mac != key->text) {
+			OPENSSL_cleanse(key->mac, key->mac_len);
+			free(key->mac);
+		}
+		for (int i = 0; i < HL_ALG_COUNT; i++)
+			EVP_MAC_CTX_free(key->hmac[i]);
+	}
 	free(e);
 }
 
@@ -359,16 +377,44 @@ secret_slurp(int fd, unsigned char *buf, const char *path, struct hl_why *why)
 			return -1;
 		}
 	}
-	/* One trailing newline is what every editor adds: not the secret. */
-	if (len > 0 && buf[len - 1] == '\n')
-		len--;
-	if (len > 0 && buf[len - 1] == '\r')
-		len--;
-	if (len == 0) {
-		why_set(why, "HOOKLINE_SECRET_FILE: %s is empty", path);
-		return -1;
-	}
 	return (ssize_t)len;
+}
+
+/*
+ * Splits the secret file's text into e's keys: one secret a line (several
+ * while one is being rotated out), an end of line being "\n" or "\r\n";
+ * empty lines are no secret.  Returns HL_OK or why.
+ */
+static enum hl_err
+split_secrets(struct entry *e, const char *path, struct hl_why *why)
+{
+	unsigned char *p = e->keys.buf, *end = p + e->keys.buf_len, *nl;
+	struct hl_key *k;
+	size_t len;
+
+	for (; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		len = (size_t)(nl - p);
+		if (len > 0 && p[len - 1] == '\r')
+			len--;
+		if (len == 0)
+			continue;
+		if (e->keys.n == HL_KEYS_MAX) {
+			why_set(why, "HOOKLINE_SECRET_FILE: %s holds more than %d "
+			             "secrets",
+			    path, HL_KEYS_MAX);
+			return HL_ECONFIG;
+		}
+		k = &e->keys.key[e->keys.n++];
+		k->text = p;
+		k->text_len = len;
+	}
+	if (e->keys.n == 0) {
+		why_set(why, "HOOKLINE_SECRET_FILE: %s is empty", path);
+		return HL_ECONFIG;
+	}
+	return HL_OK;
 }
 
 /* Reads the secret file at path into e's keys.  Returns HL_OK or why. */
@@ -393,9 +439,9 @@ read_secret_file(struct entry *e, const char *path, struct hl_why *why)
 		free(buf);
 		return HL_ECONFIG;
 	}
-	e->keys.secret = buf;
-	e->keys.len = (size_t)len;
-	return HL_OK;
+	e->keys.buf = buf;
+	e->keys.buf_len = (size_t)len;
+	return split_secrets(e, path, why);
 }
 
 /* The secret: HOOKLINE_SECRET, HOOKLINE_SECRET_FILE, or none allowed. */
@@ -423,12 +469,16 @@ build_secret(struct entry *e, const char *raw[V__MAX], struct hl_why *why)
 	if (raw[V_SECRET_FILE] != NULL)
 		return read_secret_file(e, raw[V_SECRET_FILE], why);
 	if (raw[V_SECRET] != NULL) {
-		e->keys.len = strlen(raw[V_SECRET]);
-		if ((e->keys.secret = malloc(e->keys.len)) == NULL) {
+		/* Exactly as typed: one secret, whatever it holds. */
+		e->keys.buf_len = strlen(raw[V_SECRET]);
+		if ((e->keys.buf = malloc(e->keys.buf_len)) == NULL) {
 			why_set(why, "out of memory");
 			return HL_EINTERNAL;
 		}
-		memcpy(e->keys.secret, raw[V_SECRET], e->keys.len);
+		memcpy(e->keys.buf, raw[V_SECRET], e->keys.buf_len);
+		e->keys.n = 1;
+		e->keys.key[0].text = e->keys.buf;
+		e->keys.key[0].text_len = e->keys.buf_len;
 		return HL_OK;
 	}
 	if (unsigned_ok)
@@ -482,6 +532,59 @@ build_limits(struct hl_config *c, const char *raw[V__MAX], struct hl_why *why)
 	return HL_ECONFIG;
 }
 
+/*
+ * The signature scheme, its replay window, and each secret's HMAC key:
+ * Standard Webhooks keys with the base64 after "whsec_", every other
+ * scheme with the secret's text as typed.
+ */
+static enum hl_err
+build_scheme(struct entry *e, const char *raw[V__MAX], struct hl_why *why)
+{
+	struct hl_config *c = &e->cfg;
+	struct hl_key *k;
+	const char *t;
+	size_t n;
+	ssize_t got;
+
+	c->scheme = HL_SCHEME_HUB;
+	if (raw[V_SCHEME] != NULL && sig_scheme(raw[V_SCHEME], &c->scheme)) {
+		why_set(why, "HOOKLINE_SCHEME must be hub (or github), standard, "
+		             "stripe, shopify or gitlab, not \"%.40s\"",
+		    raw[V_SCHEME]);
+		return HL_ECONFIG;
+	}
+	c->tolerance = TOLERANCE_DEFAULT;
+	if (raw[V_TOLERANCE] != NULL &&
+	    (parse_seconds(raw[V_TOLERANCE], &c->tolerance) == -1 ||
+	        c->tolerance > TOLERANCE_LIMIT)) {
+		why_set(why, "HOOKLINE_TOLERANCE must be whole seconds from 1 "
+		             "to %d, not \"%.40s\"",
+		    TOLERANCE_LIMIT, raw[V_TOLERANCE]);
+		return HL_ECONFIG;
+	}
+	for (int i = 0; i < e->keys.n; i++) {
+		k = &e->keys.key[i];
+		k->mac = (unsigned char *)k->text;
+		k->mac_len = k->text_len;
+		if (c->scheme != HL_SCHEME_STANDARD)
+			continue;
+		t = (const char *)k->text, n = k->text_len;
+		if (n > 6 && memcmp(t, "whsec_", 6) == 0)
+			t += 6, n -= 6;
+		if ((k->mac = malloc(n)) == NULL ||
+		    (got = sig_b64_decode(t, n, k->mac, n)) <= 0) {
+			free(k->mac);
+			k->mac = NULL;
+			why_set(why, "secret %d is not whsec_ and base64, as "
+			             "HOOKLINE_SCHEME=standard wants",
+			    i + 1);
+			return HL_ECONFIG;
+		}
+		k->mac_len = (size_t)got;
+	}
+	return HL_OK;
+}
+
 /* Where events go: the log, the plugin, at least one of them. */
 static enum hl_err
 build_sinks(struct entry *e, struct hl_why *why)
@@ -519,12 +622,14 @@ entry_build(struct entry **out, const char *raw[V__MAX], struct hl_why *why)
 			goto nomem;
 	if ((rc = build_secret(e, raw, why)) != HL_OK ||
 	    (rc = build_limits(&e->cfg, raw, why)) != HL_OK ||
+	    (rc = build_scheme(e, raw, why)) != HL_OK ||
 	    (rc = build_sinks(e, why)) != HL_OK) {
 		entry_free(e);
 		return rc;
 	}
-	e->cfg.secret = e->keys.secret;
-	e->cfg.secret_len = e->keys.len;
+	e->cfg.nkeys = e->keys.n;
+	e->cfg.secret = e->keys.n > 0 ? e->keys.key[0].text : NULL;
+	e->cfg.secret_len = e->keys.n > 0 ? e->keys.key[0].text_len : 0;
 	e->cfg.keys = &e->keys;
 	*out = e;
 	return HL_OK;
@@ -534,20 +639,27 @@ nomem:
 	return HL_EINTERNAL;
 }
 
+/* Secret i (0 = the first) of cfg; i < cfg->nkeys.  Owned by the cache. */
+const struct hl_key *
+config_key(const struct hl_config *cfg, int i)
+{
+	return &cfg->keys->key[i];
+}
+
 /*
- * The HMAC context for alg keyed with cfg's secret, or NULL when there is
- * no secret or OpenSSL fails.  Keyed on first use: a CGI process, which
- * verifies one header, sets up one context, not two.  Owned by the cache.
+ * The HMAC context for alg keyed with cfg's secret i, or NULL when OpenSSL
+ * fails.  Keyed on first use: a CGI process, which verifies one header,
+ * sets up one context, not several.  Owned by the cache.
  */
 EVP_MAC_CTX *
-config_hmac(const struct hl_config *cfg, enum hl_alg alg)
+config_hmac(const struct hl_config *cfg, int i, enum hl_alg alg)
 {
-	struct hl_keys *k = cfg->keys;
+	struct hl_key *k = &cfg->keys->key[i];
 
-	if (k->secret == NULL || alg == HL_ALG_NONE)
+	if (alg == HL_ALG_NONE)
 		return NULL;
 	if (k->hmac[alg] == NULL &&
-	    sig_hmac_key(&k->hmac[alg], alg, k->secret, k->len) == -1)
+	    sig_hmac_key(&k->hmac[alg], alg, k->mac, k->mac_len) == -1)
 		return NULL;
 	return k->hmac[alg];
 }

@@ -114,7 +114,29 @@ void io_log(struct hl_io *, const char *, ...)
 enum hl_sync { HL_SYNC_ALWAYS, HL_SYNC_GROUP, HL_SYNC_EACH, HL_SYNC_NONE };
 enum hl_alg { HL_ALG_NONE, HL_ALG_SHA1, HL_ALG_SHA256, HL_ALG_COUNT };
 
-/* A secret's HMAC contexts (config.c, opaque). */
+/* The senders' signature schemes (sig.c), HOOKLINE_SCHEME. */
+enum hl_scheme {
+	HL_SCHEME_HUB, /* X-Hub-Signature: hotglue, GitHub */
+	HL_SCHEME_STANDARD, /* Standard Webhooks 1.0 */
+	HL_SCHEME_STRIPE,
+	HL_SCHEME_SHOPIFY,
+	HL_SCHEME_GITLAB,
+	HL_SCHEME_COUNT
+};
+
+/* One configured secret: its text and its HMAC key (config.c). */
+struct hl_key {
+	const unsigned char *text; /* as typed into the sender, borrowed */
+	size_t text_len;
+	unsigned char *mac; /* the HMAC key: the text, or decoded */
+	size_t mac_len;
+	EVP_MAC_CTX *hmac[HL_ALG_COUNT]; /* by enum hl_alg, keyed on use */
+};
+
+/* At most this many secrets at once (rotation: old and new). */
+#define HL_KEYS_MAX 8
+
+/* The secrets of one configuration (config.c). */
 struct hl_keys;
 
 /*
@@ -122,7 +144,7 @@ struct hl_keys;
  * config.c; valid until the next config_get() call.
  */
 struct hl_config {
-	const unsigned char *secret; /* NULL when unsigned requests allowed */
+	const unsigned char *secret; /* the first secret; NULL when unsigned */
 	size_t secret_len;
 	size_t max_body;
 	enum hl_sync sync;
@@ -130,7 +152,10 @@ struct hl_config {
 	const char *plugin; /* shared object path, or NULL */
 	const char *plugin_arg; /* never NULL */
 	unsigned read_timeout; /* seconds for the whole body */
-	struct hl_keys *keys; /* for config_hmac() */
+	enum hl_scheme scheme; /* HOOKLINE_SCHEME */
+	unsigned tolerance; /* seconds a signed timestamp may be off */
+	int nkeys; /* secrets: 0 when unsigned requests are allowed */
+	struct hl_keys *keys; /* for config_key() and config_hmac() */
 };
 
 struct hl_config_cache;
@@ -141,7 +166,8 @@ struct hl_request;
 enum hl_err config_get(struct hl_config_cache *, struct hl_request *);
 int config_cache_use_file(struct hl_config_cache *, const char *);
 int config_parse_size(const char *, size_t *);
-EVP_MAC_CTX *config_hmac(const struct hl_config *, enum hl_alg);
+const struct hl_key *config_key(const struct hl_config *, int);
+EVP_MAC_CTX *config_hmac(const struct hl_config *, int, enum hl_alg);
 
 /* ---- request.c --------------------------------------------------------- */
 
@@ -162,7 +188,10 @@ enum hl_err request_read_body(struct hl_request *);
 
 #define HL_MAC_MAX 32 /* SHA-256 */
 
+int sig_scheme(const char *, enum hl_scheme *);
+const char *sig_scheme_name(enum hl_scheme);
 int sig_hmac_key(EVP_MAC_CTX **, enum hl_alg, const unsigned char *, size_t);
+ssize_t sig_b64_decode(const char *, size_t, unsigned char *, size_t);
 enum hl_err sig_check(struct hl_request *);
 enum hl_err sig_parse(const char *, enum hl_alg, unsigned char *,
     struct hl_why *);
@@ -205,6 +234,10 @@ struct hl_request {
 	struct hl_buf *body; /* the raw body, NUL-terminated */
 	const char *signature; /* the header as received, or NULL */
 	const char *scheme; /* what verified it ("sha1"), or NULL */
+	int key; /* which secret verified it (1 = first), 0: none */
+	const char *delivery; /* the sender's delivery id, or NULL */
+	const char *timestamp; /* what the scheme signs besides the body */
+	time_t now; /* the clock a signed timestamp is held against */
 	struct hl_event ev; /* the verified event */
 	struct timespec received; /* when it was stored */
 	struct hl_why why; /* why the outcome is not HL_OK */
@@ -219,6 +252,10 @@ struct hl_record {
 	const char *id;
 	const char *remote; /* may be NULL */
 	const char *signature; /* header value as received, may be NULL */
+	const char *scheme; /* HOOKLINE_SCHEME's name */
+	const char *delivery; /* the sender's delivery id, may be NULL */
+	int key; /* which secret verified it (1 = first), 0: none */
+	const char *timestamp; /* signed besides the body, may be NULL */
 	const char *body;
 	size_t len;
 };

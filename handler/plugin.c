@@ -235,6 +235,7 @@ plugin_handle(struct hl_plugin *p, struct hl_request *req)
 		.job_id = ev->job_id,
 		.flow_id = ev->flow_id,
 		.tenant = ev->tenant,
+		.delivery = req->delivery,
 	};
 	enum hookline_verdict v;
 

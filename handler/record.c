@@ -1,26 +1,41 @@
 /*
  * record.c: formats one line of the event log (hookline(8), "The event log"):
  *
- *   {"received":"...Z","id":"...","remote":"...","signature":"...",
- *    "event":<the body verbatim>}\n
+ *   {"received":"...Z","id":"...","remote":"...","scheme":"hub",
+ *    "delivery":"..."|null,"key":1|null,"signature":"..."|null,
+ *    ["timestamp":"...",]["raw":"<base64>",]"event":<the body verbatim>}\n
  *
  * The body is copied byte for byte, never re-serialised, so numbers, key
  * order and escapes stay as the sender wrote them.  Only CR and LF become
  * spaces: in a valid JSON text (event.c checked) they can only be
  * insignificant whitespace, and the line must stay one line.  A leading
  * UTF-8 byte order mark, which RFC 8259 lets a parser ignore, is dropped
- * for the same reason: a BOM in mid-line breaks JSON Lines readers.  No
- * I/O happens here.
+ * for the same reason: a BOM in mid-line breaks JSON Lines readers.  Only
+ * then, when "event" is not the body byte for byte, "raw" holds the exact
+ * body in base64, so that the line alone can be hashed and verified again
+ * (hookline-verify).  "timestamp" is what a scheme signs besides the body
+ * and its header, when it signs one.  No I/O happens here.
  */
 #include <stdio.h>
 #include <string.h>
+
+#include <openssl/evp.h>
 
 #include "hookline.h"
 
 #define BOM "\xef\xbb\xbf"
 
 /* The fixed part of a line: keys, punctuation, timestamp, id, newline. */
-#define RECORD_FIXED 192
+#define RECORD_FIXED 320
+
+/* Whether the logged event would differ from the body: CR, LF or a BOM. */
+static int
+needs_raw(const struct hl_record *r)
+{
+	return (r->len >= 3 && memcmp(r->body, BOM, 3) == 0) ||
+	    memchr(r->body, '\n', r->len) != NULL ||
+	    memchr(r->body, '\r', r->len) != NULL;
+}
 
 /* Upper bound of the line length for r, to size the buffer. */
 size_t
@@ -33,6 +48,13 @@ record_max(const struct hl_record *r)
 		n += 6 * strlen(r->remote);
 	if (r->signature != NULL)
 		n += 6 * strlen(r->signature);
+	if (r->delivery != NULL)
+		n += 6 * strlen(r->delivery);
+	if (r->timestamp != NULL)
+		n += 6 * strlen(r->timestamp);
+	/* base64: 4 bytes for every 3, and a NUL that EVP_EncodeBlock adds. */
+	if (needs_raw(r))
+		n += 12 + (r->len + 2) / 3 * 4 + 1;
 	return n;
 }
 
@@ -91,8 +113,23 @@ record_format(char *buf, const struct hl_record *r)
 	p += n;
 	p += sprintf(p, ",\"id\":\"%.64s\",\"remote\":", r->id);
 	p = put_string(p, r->remote);
+	p += sprintf(p, ",\"scheme\":\"%s\",\"delivery\":", r->scheme);
+	p = put_string(p, r->delivery);
+	p += r->key > 0 ? sprintf(p, ",\"key\":%d", r->key)
+	                : sprintf(p, ",\"key\":null");
 	memcpy(p, ",\"signature\":", 13);
 	p = put_string(p + 13, r->signature);
+	if (r->timestamp != NULL) {
+		memcpy(p, ",\"timestamp\":", 13);
+		p = put_string(p + 13, r->timestamp);
+	}
+	if (needs_raw(r)) {
+		memcpy(p, ",\"raw\":\"", 8);
+		p += 8;
+		p += EVP_EncodeBlock((unsigned char *)p,
+		    (const unsigned char *)body, (int)len);
+		*p++ = '"';
+	}
 	memcpy(p, ",\"event\":", 9);
 	p += 9;
 	if (len >= 3 && memcmp(body, BOM, 3) == 0)

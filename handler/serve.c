@@ -77,6 +77,10 @@ store_log(struct hl_server *c, struct hl_request *req)
 	    .id = req->ev.id,
 	    .remote = io_param(req->io, "REMOTE_ADDR"),
 	    .signature = req->signature,
+	    .scheme = sig_scheme_name(req->cfg->scheme),
+	    .delivery = req->delivery,
+	    .key = req->key,
+	    .timestamp = req->timestamp,
 	    .body = req->ev.body,
 	    .len = req->ev.len,
 	};

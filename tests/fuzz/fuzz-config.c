@@ -222,10 +222,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(cfg->sync == HL_SYNC_ALWAYS || cfg->sync == HL_SYNC_GROUP ||
 		    cfg->sync == HL_SYNC_EACH || cfg->sync == HL_SYNC_NONE);
 		CHECK(cfg->plugin_arg != NULL);
-		CHECK((cfg->secret == NULL) ==
-		    (config_hmac(cfg, HL_ALG_SHA1) == NULL));
-		CHECK((cfg->secret == NULL) ==
-		    (config_hmac(cfg, HL_ALG_SHA256) == NULL));
+		CHECK((cfg->secret == NULL) == (cfg->nkeys == 0));
+		for (int k = 0; k < cfg->nkeys; k++)
+			CHECK(config_hmac(cfg, k, HL_ALG_SHA1) != NULL &&
+			    config_hmac(cfg, k, HL_ALG_SHA256) != NULL);
 		if (cfg->secret != NULL)
 			CHECK(cfg->secret_len > 0);
 		/* The process's settings are final; otherwise a request's

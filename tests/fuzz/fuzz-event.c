@@ -34,7 +34,7 @@ static void
 check_record(const struct hl_event *ev, const uint8_t *data, size_t size)
 {
 	char remote[48], sig[80], *line;
-	struct hl_record r;
+	struct hl_record r = {.scheme = "hub"};
 	const char *body = ev->body, *ebeg;
 	size_t len = ev->len, n, k, rl, sl;
 	int object, depth;
@@ -55,6 +55,9 @@ check_record(const struct hl_event *ev, const uint8_t *data, size_t size)
 	r.id = ev->id;
 	r.remote = size % 3 == 0 ? NULL : remote;
 	r.signature = size % 5 == 0 ? NULL : sig;
+	r.delivery = size % 7 == 0 ? NULL : sig;
+	r.timestamp = size % 2 == 0 ? NULL : remote;
+	r.key = (int)(size % 9);
 	r.body = body;
 	r.len = len;
 	CHECK((line = malloc(record_max(&r))) != NULL);
@@ -80,6 +83,28 @@ check_record(const struct hl_event *ev, const uint8_t *data, size_t size)
 	for (k = 0; k < len; k++)
 		CHECK(ebeg[k] ==
 		    (body[k] == '\r' || body[k] == '\n' ? ' ' : body[k]));
+	/* Where event is not the body byte for byte, raw is, in base64. */
+	{
+		const char *raw = memmem(line, n, ",\"raw\":\"", 8);
+		int differs = len != ev->len || memchr(body, '\r', len) ||
+		    memchr(body, '\n', len);
+		unsigned char *dec;
+		size_t rlen;
+		ssize_t dl;
+
+		CHECK((raw != NULL && raw < ebeg) == (differs != 0));
+		if (raw != NULL && raw < ebeg) {
+			raw += 8;
+			rlen = (size_t)((const char *)memchr(raw, '"',
+			                    (size_t)(line + n - raw)) -
+			    raw);
+			CHECK((dec = malloc(rlen)) != NULL);
+			dl = sig_b64_decode(raw, rlen, dec, rlen);
+			CHECK(dl == (ssize_t)ev->len &&
+			    memcmp(dec, ev->body, ev->len) == 0);
+			free(dec);
+		}
+	}
 	free(line);
 }
 

@@ -44,7 +44,10 @@ tap.ok(rec is not None and rec["id"] == bid and rec["remote"] == "127.0.0.1"
        and rec["signature"] == sha1_sig(SECRET, body) and rec["received"].endswith("Z"),
        "record fields: id, remote, signature, received", line)
 tap.eq(logged_event_bytes(line), body, "event logged byte for byte")
-tap.eq(sorted(rec.keys()), ["event", "id", "received", "remote", "signature"], "record keys")
+tap.eq(sorted(rec.keys()), ["delivery", "event", "id", "key", "received", "remote", "scheme", "signature"],
+       "record keys")
+tap.ok(rec["scheme"] == "hub" and rec["key"] == 1 and rec["delivery"] is None and list(rec)[-1] == "event",
+       "scheme hub, key 1 (the first secret), no delivery id, event last", line)
 
 # Request Content-Type is no reason to refuse a verified event.
 body = event_body(2)

@@ -16,6 +16,8 @@ fmt(const char *body, const char *remote, const char *sig)
 	    .id = "ab",
 	    .remote = remote,
 	    .signature = sig,
+	    .scheme = "hub",
+	    .key = 1,
 	    .body = body,
 	    .len = strlen(body),
 	};
@@ -37,7 +39,8 @@ main(void)
 	n = fmt(precise, "203.0.113.9", "sha1=00ff");
 	ok(strcmp(line,
 	       "{\"received\":\"2026-11-29T06:22:28.123456Z\","
-	       "\"id\":\"ab\",\"remote\":\"203.0.113.9\",\"signature\":"
+	       "\"id\":\"ab\",\"remote\":\"203.0.113.9\",\"scheme\":\"hub\","
+	       "\"delivery\":null,\"key\":1,\"signature\":"
 	       "\"sha1=00ff\",\"event\":{\"n\":9007199254740993,\"f\":[2.50,-0,"
 	       "1e400],\"s\":\"caf\\u00e9 \xc3\xa9\"}}\n") == 0,
 	    "line is exact, body byte for byte");
@@ -48,17 +51,23 @@ main(void)
 
 	fmt("{\r\n  \"a\": 1\r\n}\n", NULL, NULL);
 	ok(strstr(line,
-	       "\"remote\":null,\"signature\":null,\"event\":{    "
+	       "\"remote\":null,\"scheme\":\"hub\",\"delivery\":null,"
+	       "\"key\":1,\"signature\":null,"
+	       "\"raw\":\"ew0KICAiYSI6IDENCn0K\",\"event\":{    "
 	       "\"a\": 1  } }\n") != NULL,
-	    "CR and LF become spaces; nulls");
+	    "CR and LF become spaces, the exact body is in raw; nulls");
 
 	fmt("\xef\xbb\xbf{}", "::1", "x");
-	ok(strstr(line, "\"event\":{}}\n") != NULL, "leading BOM dropped");
+	ok(strstr(line, "\"raw\":\"77u/e30=\",\"event\":{}}\n") != NULL,
+	    "leading BOM dropped from event, kept in raw");
+	fmt("{\"a\":1}", "::1", "x");
+	ok(strstr(line, "\"raw\"") == NULL,
+	    "no raw when event is the body byte for byte");
 
 	fmt("{}", "a\"b\\c\nd\x01\xff", "\"");
-	ok(strstr(line,
-	       "\"remote\":\"a\\\"b\\\\c\\u000ad\\u0001?\","
-	       "\"signature\":\"\\\"\"") != NULL,
+	ok(strstr(line, "\"remote\":\"a\\\"b\\\\c\\u000ad\\u0001?\",") !=
+	            NULL &&
+	        strstr(line, "\"signature\":\"\\\"\"") != NULL,
 	    "header values escaped");
 	ok((j = cJSON_Parse(line)) != NULL, "escaped line is JSON");
 	cJSON_Delete(j);

@@ -30,7 +30,7 @@ extern "C" {
  * built against a newer minor than its own.
  */
 #define HOOKLINE_PLUGIN_ABI_MAJOR 1u
-#define HOOKLINE_PLUGIN_ABI_MINOR 0u
+#define HOOKLINE_PLUGIN_ABI_MINOR 1u
 
 /* The name of the one symbol a plugin exports. */
 #define HOOKLINE_PLUGIN_ENTRY "hookline_plugin_entry"
@@ -50,12 +50,18 @@ struct hookline_event {
 	const char *body;      /* the raw body, exactly as signed */
 	size_t len;            /* its length in bytes */
 	const char *id;        /* hex SHA-256 of the body (retries share it) */
-	const char *scheme;    /* "sha1", "sha256", or NULL when unsigned */
+	const char *scheme;    /* what verified it: "sha1" or "sha256" (hub),
+	                          "standard", "stripe", "shopify", "gitlab";
+	                          NULL when unsigned */
 	const char *remote;    /* client address, or NULL */
 	const char *status;    /* common hotglue fields, NULL when absent */
 	const char *job_id;
 	const char *flow_id;
 	const char *tenant;
+	/* ABI 1.1: the sender's delivery id (webhook-id, X-GitHub-Delivery,
+	 * X-Shopify-Webhook-Id, GitLab's Idempotency-Key), or NULL.  Read it
+	 * only when host->abi_minor >= 1. */
+	const char *delivery;
 };
 
 /* What hookline offers a plugin; valid from init() until fini() returns. */
