@@ -197,6 +197,13 @@ uint64_t gsync_ticket(struct gsync *);
 void gsync_written(struct gsync *, uint64_t);
 int gsync_sync(struct gsync *, int, uint64_t);
 
+/* ---- builtin.c (static builds only) ----------------------------------- */
+
+struct hookline_plugin;
+
+const struct hookline_plugin *builtin_plugin(const char *);
+const char *builtin_names(void);
+
 /* ---- plugin.c --------------------------------------------------------- */
 
 struct hl_plugin;
