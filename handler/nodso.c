@@ -4,15 +4,18 @@
  *
  * libcrypto's provider code links its DSO layer, whose one method on Linux
  * (DSO_METHOD_openssl in dso_dlfcn.o) calls dlopen().  In a static program
- * glibc's dlopen() loads the host's shared libraries, built for a glibc
- * that need not be the one linked in: a static hookline must not contain
- * it at all.  hookline loads no provider or engine module (main.c reads no
+ * dlopen() would load the host's shared libraries, built for a glibc that
+ * need not be the one linked in: nothing in a static hookline may call
+ * it.  hookline loads no provider or engine module (main.c reads no
  * openssl.cnf), so it loses nothing.  Defining DSO_METHOD_openssl here,
- * in an object that is linked before libcrypto.a, keeps dso_dlfcn.o and
- * with it dlopen() out of the link.  The method returned is the one
- * OpenSSL itself uses when built without DSO support (DSO_NONE in
- * crypto/dso/dso_openssl.c): a name and no functions, so that every DSO
- * call fails cleanly with DSO_R_UNSUPPORTED.
+ * in an object that is linked before libcrypto.a, keeps dso_dlfcn.o, the
+ * one caller of dlopen() in libcrypto, out of the link, and with it the
+ * linker's warning.  The method returned is the one OpenSSL itself uses
+ * when built without DSO support (DSO_NONE in crypto/dso/dso_openssl.c):
+ * a name and no functions, so that every DSO call fails cleanly with
+ * DSO_R_UNSUPPORTED.  (glibc's libc.a still brings its own loader for
+ * iconv and NSS modules into every static program, even "hello world";
+ * hookline uses neither.)
  */
 
 /* OpenSSL's struct dso_meth_st (crypto/dso/dso_local.h): a name, then

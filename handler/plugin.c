@@ -227,8 +227,10 @@ to_front(struct hl_plugins *c, int i)
 
 /*
  * The loaded plugin for name (an absolute path, or a bare name such as
- * "exec" for PKGLIBDIR/exec.so or, static, the built-in exec) and arg, loading and initialising it on first use; the least recently
- * used of PLUGIN_SLOTS instances is unloaded to make room.  io is the
+ * "exec" for PKGLIBDIR/exec.so: bare names never leave that directory;
+ * static, the built-in exec) and arg, loading and initialising it on
+ * first use; the least recently used of PLUGIN_SLOTS instances is
+ * unloaded to make room.  io is the
  * request, for the plugin's log lines.  Returns HL_OK, or HL_ECONFIG /
  * HL_EINTERNAL with why set.
  */
