@@ -275,6 +275,13 @@ void sink_log_free(struct sink_log *);
 enum hl_err sink_log_append(struct sink_log *, struct hl_request *,
     const struct hl_buf *);
 
+/* ---- builtin.c (static builds only) ----------------------------------- */
+
+struct hookline_plugin;
+
+const struct hookline_plugin *builtin_plugin(const char *);
+const char *builtin_names(void);
+
 /* ---- plugin.c --------------------------------------------------------- */
 
 struct hl_plugin;

@@ -43,7 +43,15 @@ main(int argc, char *argv[])
 {
 	if (argc == 2 &&
 	    (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0)) {
+		/* The OpenSSL that checks the signatures: a static hookline
+		 * carries its own, and only a new binary brings its fixes. */
+#ifdef HOOKLINE_STATIC
+		printf("%s (statically linked; plugins built in: %s)\n",
+		    PACKAGE_STRING, builtin_names());
+#else
 		puts(PACKAGE_STRING);
+#endif
+		puts(OpenSSL_version(OPENSSL_VERSION));
 		return 0;
 	}
 	if (argc > 2 || (argc == 2 && strcmp(argv[1], "--check") != 0)) {

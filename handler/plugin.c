@@ -10,8 +10,17 @@
  * new instance (and its sockets) per value.  A refused plugin is not
  * remembered, so a fixed file is picked up by the next request without a
  * restart.
+ *
+ * Built with HOOKLINE_STATIC (configure --enable-static-binaries,
+ * scripts/static) hookline has no dynamic loader: bare names are the
+ * plugins linked in (builtin.c) and a path is refused.  Only plugin_path()
+ * and plugin_load() differ between the two builds.
  */
+#include "config.h"
+
+#ifndef HOOKLINE_STATIC
 #include <dlfcn.h>
+#endif
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +36,7 @@
 struct hl_plugin {
 	char *path;                 /* owned, as resolved */
 	char *arg;                  /* owned */
-	void *dl;                   /* dlopen handle */
+	void *dl;                   /* dlopen handle; NULL when static */
 	const struct hookline_plugin *desc;
 	void *state;                /* the plugin's, from init() */
 	int initialised;            /* init() succeeded: fini() is owed */
@@ -64,8 +73,10 @@ plugin_free(struct hl_plugin *p)
 		return;
 	if (p->initialised)
 		p->desc->fini(p->state);
+#ifndef HOOKLINE_STATIC
 	if (p->dl != NULL)
 		dlclose(p->dl);
+#endif
 	free(p->path);
 	free(p->arg);
 	free(p);
@@ -88,12 +99,58 @@ desc_problem(const struct hookline_plugin *d)
 	return NULL;
 }
 
-/* dlopen()s path and checks its descriptor; *p gets a new plugin. */
+#ifdef HOOKLINE_STATIC
+#define STATIC_REFUSAL                                                         \
+	"this hookline is statically linked and loads no shared objects; "     \
+	"built in: "
+
+/* A bare name stays as it is: it names a built-in plugin. */
 static enum hl_err
-plugin_open(struct hl_plugin *p, struct hl_why *why)
+plugin_path(const char *name, char *path, size_t pl, struct hl_why *why)
+{
+	if (strchr(name, '/') != NULL) {
+		why_set(why, "HOOKLINE_PLUGIN: cannot load %.200s: "
+		    STATIC_REFUSAL "%s", name, builtin_names());
+		return HL_ECONFIG;
+	}
+	snprintf(path, pl, "%s", name);
+	return HL_OK;
+}
+
+/* Sets p->desc to the built-in plugin named p->path. */
+static enum hl_err
+plugin_load(struct hl_plugin *p, struct hl_why *why)
+{
+	if ((p->desc = builtin_plugin(p->path)) == NULL) {
+		why_set(why, "HOOKLINE_PLUGIN: no plugin \"%.200s\": "
+		    STATIC_REFUSAL "%s", p->path, builtin_names());
+		return HL_ECONFIG;
+	}
+	return HL_OK;
+}
+#else
+/* A bare name ("exec") is PKGLIBDIR/exec.so: it never leaves that
+ * directory. */
+static enum hl_err
+plugin_path(const char *name, char *path, size_t pl, struct hl_why *why)
+{
+	if (strchr(name, '/') == NULL)
+		snprintf(path, pl, "%s/%s.so", PKGLIBDIR, name);
+	else if (name[0] != '/') {
+		why_set(why, "HOOKLINE_PLUGIN must be an absolute path or a bare "
+		             "plugin name, not \"%.200s\"",
+		    name);
+		return HL_ECONFIG;
+	} else
+		snprintf(path, pl, "%s", name);
+	return HL_OK;
+}
+
+/* dlopen()s p->path and sets p->desc to what its entry function returns. */
+static enum hl_err
+plugin_load(struct hl_plugin *p, struct hl_why *why)
 {
 	const struct hookline_plugin *(*entry)(void);
-	const char *problem;
 
 	if ((p->dl = dlopen(p->path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
 		why_set(why, "HOOKLINE_PLUGIN: cannot load %s: %s",
@@ -108,6 +165,18 @@ plugin_open(struct hl_plugin *p, struct hl_why *why)
 		return HL_ECONFIG;
 	}
 	p->desc = entry();
+	return HL_OK;
+}
+#endif
+
+/* Loads p->path and checks its descriptor; *p gets a new plugin. */
+static enum hl_err
+plugin_open(struct hl_plugin *p, struct hl_why *why)
+{
+	const char *problem;
+
+	if (plugin_load(p, why) != HL_OK)
+		return HL_ECONFIG;
 	if ((problem = desc_problem(p->desc)) != NULL) {
 		why_set(why, "HOOKLINE_PLUGIN: refusing %s: %s (ABI %u.%u, "
 		    "hookline has %u.%u)", p->path, problem,
@@ -177,14 +246,8 @@ plugin_get(struct hl_plugins *c, struct hl_request *req,
 	enum hl_err rc;
 	int i;
 
-	if (strchr(name, '/') == NULL)
-		snprintf(path, sizeof(path), "%s/%s.so", PKGLIBDIR, name);
-	else if (name[0] != '/') {
-		why_set(why, "HOOKLINE_PLUGIN must be an absolute path "
-		    "or a bare plugin name, not \"%.200s\"", name);
-		return HL_ECONFIG;
-	} else
-		snprintf(path, sizeof(path), "%s", name);
+	if ((rc = plugin_path(name, path, sizeof(path), why)) != HL_OK)
+		return rc;
 	for (i = 0; i < PLUGIN_SLOTS && c->slot[i] != NULL; i++)
 		if (strcmp(c->slot[i]->path, path) == 0 &&
 		    strcmp(c->slot[i]->arg, arg) == 0) {
