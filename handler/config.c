@@ -95,6 +95,7 @@ struct hl_config_cache {
 	struct entry *slot[CACHE_SLOTS]; /* NULL where unused */
 	char **file; /* hookline.conf's lines (conffile.c), or NULL */
 	struct hl_why file_why; /* why hookline.conf is unusable, or "" */
+	int told; /* the error log heard that request settings are ignored */
 };
 
 static void
@@ -190,7 +191,9 @@ scan(char **list, const char *raw[V__MAX])
 	size_t n;
 
 	for (char **p = list; p != NULL && *p != NULL; p++) {
-		if (strncmp(*p, "HOOKLINE_", 9) != 0)
+		/* Two bytes first: HTTP_* and the rest are passed at once. */
+		if ((*p)[0] != 'H' || (*p)[1] != 'O' ||
+		    strncmp(*p, "HOOKLINE_", 9) != 0)
 			continue;
 		for (i = 0; i < V__MAX; i++) {
 			n = strlen(var_names[i]);
@@ -223,35 +226,36 @@ static enum layer
 resolve(const struct hl_config_cache *c, const struct hl_io *io,
     const char *raw[V__MAX], int *ignored)
 {
-	const char *env;
 	enum layer layer = LAYER_REQUEST;
 	const char *none[V__MAX] = {NULL};
+	char **over;
 
 	memcpy(raw, none, sizeof(none));
 	*ignored = 0;
 	if (io->params == environ && c->file != NULL) {
 		scan(c->file, raw);
-		scan(environ, none);
+		over = environ;
+	} else {
+		/* One pass over the environment, not a getenv() per name. */
+		scan(environ, raw);
+		for (int i = 0; i < V__MAX; i++)
+			if (raw[i] != NULL)
+				layer = LAYER_PROCESS;
+		if (io->params == environ)
+			return LAYER_PROCESS;
+		if (layer == LAYER_REQUEST) {
+			scan(io->params, raw);
+			return layer;
+		}
+		over = io->params;
+	}
+	/* What was passed over is told once per process: look only until. */
+	if (!c->told) {
+		scan(over, none);
 		for (int i = 0; i < V__MAX; i++)
 			*ignored |= none[i] != NULL;
-		return LAYER_PROCESS;
 	}
-	for (int i = 0; i < V__MAX; i++) {
-		env = getenv(var_names[i]);
-		raw[i] = env != NULL && *env != '\0' ? env : NULL;
-		if (raw[i] != NULL)
-			layer = LAYER_PROCESS;
-	}
-	if (io->params == environ)
-		return LAYER_PROCESS;
-	if (layer == LAYER_PROCESS) {
-		scan(io->params, none);
-		for (int i = 0; i < V__MAX; i++)
-			*ignored |= none[i] != NULL;
-		return layer;
-	}
-	scan(io->params, raw);
-	return layer;
+	return LAYER_PROCESS;
 }
 
 /*
@@ -673,7 +677,6 @@ enum hl_err
 config_get(struct hl_config_cache *cache, struct hl_request *req)
 {
 	struct hl_why *why = &req->why;
-	static int told;
 	const char *raw[V__MAX];
 	struct entry *e;
 	struct stat st;
@@ -695,8 +698,8 @@ config_get(struct hl_config_cache *cache, struct hl_request *req)
 		return HL_ECONFIG;
 	}
 	/* Once per process: a pinned pool is routed to by many requests. */
-	if (ignored && !told) {
-		told = 1;
+	if (ignored && !cache->told) {
+		cache->told = 1;
 		io_log(req->io, "ignoring HOOKLINE_* request parameters (SetEnv): "
 		    "%s sets hookline's configuration, which a request "
 		    "cannot change",

@@ -113,10 +113,17 @@ record_format(char *buf, const struct hl_record *r)
 	p += n;
 	p += sprintf(p, ",\"id\":\"%.64s\",\"remote\":", r->id);
 	p = put_string(p, r->remote);
-	p += sprintf(p, ",\"scheme\":\"%s\",\"delivery\":", r->scheme);
-	p = put_string(p, r->delivery);
-	p += r->key > 0 ? sprintf(p, ",\"key\":%d", r->key)
-	                : sprintf(p, ",\"key\":null");
+	memcpy(p, ",\"scheme\":", 10);
+	p = put_string(p + 10, r->scheme);
+	memcpy(p, ",\"delivery\":", 12);
+	p = put_string(p + 12, r->delivery);
+	memcpy(p, ",\"key\":", 7);
+	p += 7;
+	/* At most HL_KEYS_MAX secrets: one digit. */
+	if (r->key > 0 && r->key < 10)
+		*p++ = (char)('0' + r->key);
+	else
+		memcpy(p, "null", 4), p += 4;
 	memcpy(p, ",\"signature\":", 13);
 	p = put_string(p + 13, r->signature);
 	if (r->timestamp != NULL) {

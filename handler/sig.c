@@ -288,8 +288,11 @@ match_any(struct hl_request *req, enum hl_alg alg, const char *const *parts,
 static enum hl_err
 check_timestamp(struct hl_request *req, const char *ts, size_t n)
 {
-	long long t = 0, now = (long long)req->now;
+	long long t = 0, now;
 
+	if (req->now == 0) /* tests set their own clock */
+		req->now = time(NULL);
+	now = (long long)req->now;
 	if (n == 0 || n > 18 || strspn(ts, "0123456789") < n) {
 		why_set(&req->why, "timestamp \"%.*s\" is not a plain decimal "
 		                   "number of seconds",
@@ -537,8 +540,6 @@ sig_check(struct hl_request *req)
 			    algs[HL_ALG_SHA1].param);
 		return HL_OK;
 	}
-	if (req->now == 0) /* tests set their own clock */
-		req->now = time(NULL);
 	if (s != HL_SCHEME_HUB)
 		req->scheme = schemes[s].name;
 	rc = schemes[s].check(req, &sp);
