@@ -19,7 +19,7 @@ static const struct {
 	const char *name;
 	const struct hookline_plugin *(*entry)(void);
 } builtins[] = {
-	{"exec", hookline_builtin_exec},
+    {"exec", hookline_builtin_exec},
 };
 
 #define NBUILTINS (sizeof(builtins) / sizeof(builtins[0]))

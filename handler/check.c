@@ -49,8 +49,8 @@ check_log(const char *pattern)
 		*(slash == dir ? slash + 1 : slash) = '\0';
 	if (access(path, F_OK) == 0) {
 		if (access(path, W_OK) == -1) {
-			printf("problem: the log %s exists but this user "
-			       "(uid %ld) cannot write it: %s\n",
+			printf(
+			    "problem: the log %s exists but this user (uid %ld) cannot write it: %s\n",
 			    path, (long)geteuid(), strerror(errno));
 			return -1;
 		}
@@ -58,8 +58,8 @@ check_log(const char *pattern)
 		return 0;
 	}
 	if (access(dir, W_OK | X_OK) == -1) {
-		printf("problem: the log %s cannot be created: directory %s: "
-		       "%s (create it, writable by uid %ld)\n",
+		printf(
+		    "problem: the log %s cannot be created: directory %s: %s (create it, writable by uid %ld)\n",
 		    path, dir, strerror(errno), (long)geteuid());
 		return -1;
 	}
@@ -90,13 +90,13 @@ check_run(void)
 	if (conffile_path(path, sizeof(path)) == 0)
 		file = config_cache_use_file(cache, path);
 	if (file == 1)
-		printf("settings: %s (the environment's HOOKLINE_* are "
-		       "ignored)\n",
+		printf(
+		    "settings: %s (the environment's HOOKLINE_* are ignored)\n",
 		    path);
 	else if (file == 0)
 		printf("settings: the environment (no %s)\n",
 		    conffile_path(path, sizeof(path)) == 0 ? path
-		                                            : "hookline.conf");
+		                                           : "hookline.conf");
 	if (config_get(cache, &req) != HL_OK) {
 		printf("problem: %s\n", req.why.text);
 		bad = 1;
@@ -107,8 +107,8 @@ check_run(void)
 		printf("ok: secret of %zu bytes read (not shown)\n",
 		    cfg->secret_len);
 	else
-		puts("warning: no secret; HOOKLINE_ALLOW_UNSIGNED=1 accepts "
-		     "anyone's events");
+		puts(
+		    "warning: no secret; HOOKLINE_ALLOW_UNSIGNED=1 accepts anyone's events");
 	printf("ok: body limit %zu bytes, read timeout %u s, sync %s\n",
 	    cfg->max_body, cfg->read_timeout, sync_names[cfg->sync]);
 	if (cfg->log != NULL && check_log(cfg->log) == -1)
@@ -122,9 +122,9 @@ check_run(void)
 			    cfg->plugin);
 	}
 done:
-	puts(bad ? "not usable: every request would get 500 (or 503); "
-	           "change what is named above"
-	         : "usable: signed events will be stored");
+	puts(bad
+	        ? "not usable: every request would get 500 (or 503); change what is named above"
+	        : "usable: signed events will be stored");
 	plugin_cache_free(plugins);
 	config_cache_free(cache);
 	return bad;

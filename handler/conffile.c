@@ -108,8 +108,8 @@ split(char *text, char **entries, const char *path, struct hl_why *why)
 		if (eq == NULL || eq == line ||
 		    line[strspn(line, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")] !=
 		        '=') {
-			why_set(why, "%s, line %d: expected NAME=value (no spaces "
-			    "around '=')",
+			why_set(why,
+			    "%s, line %d: expected NAME=value (no spaces around '=')",
 			    path, no);
 			return -1;
 		}
@@ -151,21 +151,21 @@ conffile_read(const char *path, char ***out, struct hl_why *why)
 		goto fail;
 	}
 	if (st.st_mode & (S_IRWXO | S_IWGRP)) {
-		why_set(why, "%s may be read or changed by others (mode %04o); "
-		    "run chmod 600 on it",
+		why_set(why,
+		    "%s may be read or changed by others (mode %04o); run chmod 600 on it",
 		    path, (unsigned)(st.st_mode & 07777));
 		goto fail;
 	}
-	entries = malloc((CONFFILE_LINES + 1) * sizeof(char *) +
-	    CONFFILE_MAX + 1);
+	entries =
+	    malloc((CONFFILE_LINES + 1) * sizeof(char *) + CONFFILE_MAX + 1);
 	if (entries == NULL) {
 		why_set(why, "out of memory reading %s", path);
 		goto fail;
 	}
 	text = (char *)(entries + CONFFILE_LINES + 1);
 	if (slurp(fd, text, &len) == -1) {
-		why_set(why, "cannot read %s (larger than %d bytes?)",
-		    path, CONFFILE_MAX);
+		why_set(why, "cannot read %s (larger than %d bytes?)", path,
+		    CONFFILE_MAX);
 		goto fail;
 	}
 	if (split(text, entries, path, why) == -1)

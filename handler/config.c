@@ -344,8 +344,7 @@ secret_open(const char *path, struct stat *st, struct hl_why *why)
 		    path);
 	else if (st->st_mode & (S_IROTH | S_IWOTH))
 		why_set(why,
-		    "HOOKLINE_SECRET_FILE: %s is accessible by others (mode "
-		    "%04o); run chmod o-rw on it",
+		    "HOOKLINE_SECRET_FILE: %s is accessible by others (mode %04o); run chmod o-rw on it",
 		    path, (unsigned)(st->st_mode & 07777));
 	else if (st->st_size > SECRET_FILE_MAX)
 		why_set(why, "HOOKLINE_SECRET_FILE: %s is larger than %d bytes",
@@ -405,8 +404,8 @@ split_secrets(struct entry *e, const char *path, struct hl_why *why)
 		if (len == 0)
 			continue;
 		if (e->keys.n == HL_KEYS_MAX) {
-			why_set(why, "HOOKLINE_SECRET_FILE: %s holds more than %d "
-			             "secrets",
+			why_set(why,
+			    "HOOKLINE_SECRET_FILE: %s holds more than %d secrets",
 			    path, HL_KEYS_MAX);
 			return HL_ECONFIG;
 		}
@@ -459,15 +458,14 @@ build_secret(struct entry *e, const char *raw[V__MAX], struct hl_why *why)
 			unsigned_ok = 1;
 		else if (strcmp(raw[V_ALLOW_UNSIGNED], "0") != 0) {
 			why_set(why,
-			    "HOOKLINE_ALLOW_UNSIGNED must be 0 or 1, not "
-			    "\"%.40s\"",
+			    "HOOKLINE_ALLOW_UNSIGNED must be 0 or 1, not \"%.40s\"",
 			    raw[V_ALLOW_UNSIGNED]);
 			return HL_ECONFIG;
 		}
 	}
 	if (raw[V_SECRET] != NULL && raw[V_SECRET_FILE] != NULL) {
-		why_set(why, "HOOKLINE_SECRET and HOOKLINE_SECRET_FILE are both "
-		             "set; set only one");
+		why_set(why,
+		    "HOOKLINE_SECRET and HOOKLINE_SECRET_FILE are both set; set only one");
 		return HL_ECONFIG;
 	}
 	if (raw[V_SECRET_FILE] != NULL)
@@ -487,8 +485,8 @@ build_secret(struct entry *e, const char *raw[V__MAX], struct hl_why *why)
 	}
 	if (unsigned_ok)
 		return HL_OK;
-	why_set(why, "no secret: set HOOKLINE_SECRET or HOOKLINE_SECRET_FILE "
-	             "(or HOOKLINE_ALLOW_UNSIGNED=1 to accept unsigned events)");
+	why_set(why,
+	    "no secret: set HOOKLINE_SECRET or HOOKLINE_SECRET_FILE (or HOOKLINE_ALLOW_UNSIGNED=1 to accept unsigned events)");
 	return HL_ECONFIG;
 }
 
@@ -508,8 +506,7 @@ build_limits(struct hl_config *c, const char *raw[V__MAX], struct hl_why *why)
 	if (raw[V_MAX_BODY] != NULL &&
 	    config_parse_size(raw[V_MAX_BODY], &c->max_body) == -1) {
 		why_set(why,
-		    "HOOKLINE_MAX_BODY must be a byte count from 1 to 1024M "
-		    "(suffix k or M allowed), not \"%.40s\"",
+		    "HOOKLINE_MAX_BODY must be a byte count from 1 to 1024M (suffix k or M allowed), not \"%.40s\"",
 		    raw[V_MAX_BODY]);
 		return HL_ECONFIG;
 	}
@@ -517,8 +514,7 @@ build_limits(struct hl_config *c, const char *raw[V__MAX], struct hl_why *why)
 	if (raw[V_READ_TIMEOUT] != NULL &&
 	    parse_seconds(raw[V_READ_TIMEOUT], &c->read_timeout) == -1) {
 		why_set(why,
-		    "HOOKLINE_READ_TIMEOUT must be whole seconds from 1 to %d, "
-		    "not \"%.40s\"",
+		    "HOOKLINE_READ_TIMEOUT must be whole seconds from 1 to %d, not \"%.40s\"",
 		    READ_TIMEOUT_LIMIT, raw[V_READ_TIMEOUT]);
 		return HL_ECONFIG;
 	}
@@ -530,8 +526,8 @@ build_limits(struct hl_config *c, const char *raw[V__MAX], struct hl_why *why)
 			c->sync = (enum hl_sync)i;
 			return HL_OK;
 		}
-	why_set(why, "HOOKLINE_SYNC must be always, group, each or none, not "
-	             "\"%.40s\"",
+	why_set(why,
+	    "HOOKLINE_SYNC must be always, group, each or none, not \"%.40s\"",
 	    raw[V_SYNC]);
 	return HL_ECONFIG;
 }
@@ -552,8 +548,8 @@ build_scheme(struct entry *e, const char *raw[V__MAX], struct hl_why *why)
 
 	c->scheme = HL_SCHEME_HUB;
 	if (raw[V_SCHEME] != NULL && sig_scheme(raw[V_SCHEME], &c->scheme)) {
-		why_set(why, "HOOKLINE_SCHEME must be hub (or github), standard, "
-		             "stripe, shopify or gitlab, not \"%.40s\"",
+		why_set(why,
+		    "HOOKLINE_SCHEME must be hub (or github), standard, stripe, shopify or gitlab, not \"%.40s\"",
 		    raw[V_SCHEME]);
 		return HL_ECONFIG;
 	}
@@ -561,8 +557,8 @@ build_scheme(struct entry *e, const char *raw[V__MAX], struct hl_why *why)
 	if (raw[V_TOLERANCE] != NULL &&
 	    (parse_seconds(raw[V_TOLERANCE], &c->tolerance) == -1 ||
 	        c->tolerance > TOLERANCE_LIMIT)) {
-		why_set(why, "HOOKLINE_TOLERANCE must be whole seconds from 1 "
-		             "to %d, not \"%.40s\"",
+		why_set(why,
+		    "HOOKLINE_TOLERANCE must be whole seconds from 1 to %d, not \"%.40s\"",
 		    TOLERANCE_LIMIT, raw[V_TOLERANCE]);
 		return HL_ECONFIG;
 	}
@@ -579,8 +575,8 @@ build_scheme(struct entry *e, const char *raw[V__MAX], struct hl_why *why)
 		    (got = sig_b64_decode(t, n, k->mac, n)) <= 0) {
 			free(k->mac);
 			k->mac = NULL;
-			why_set(why, "secret %d is not whsec_ and base64, as "
-			             "HOOKLINE_SCHEME=standard wants",
+			why_set(why,
+			    "secret %d is not whsec_ and base64, as HOOKLINE_SCHEME=standard wants",
 			    i + 1);
 			return HL_ECONFIG;
 		}
@@ -597,16 +593,17 @@ build_sinks(struct entry *e, struct hl_why *why)
 
 	c->log = e->raw[V_LOG];
 	if (c->log != NULL && c->log[0] != '/') {
-		why_set(why, "HOOKLINE_LOG must be an absolute path, not "
-		             "\"%.200s\"",
+		why_set(why,
+		    "HOOKLINE_LOG must be an absolute path, not \"%.200s\"",
 		    c->log);
 		return HL_ECONFIG;
 	}
 	c->plugin = e->raw[V_PLUGIN];
-	c->plugin_arg = e->raw[V_PLUGIN_ARG] != NULL ? e->raw[V_PLUGIN_ARG] : "";
+	c->plugin_arg =
+	    e->raw[V_PLUGIN_ARG] != NULL ? e->raw[V_PLUGIN_ARG] : "";
 	if (c->log == NULL && c->plugin == NULL) {
-		why_set(why, "nowhere to store events: set HOOKLINE_LOG or "
-		             "HOOKLINE_PLUGIN");
+		why_set(why,
+		    "nowhere to store events: set HOOKLINE_LOG or HOOKLINE_PLUGIN");
 		return HL_ECONFIG;
 	}
 	return HL_OK;
@@ -691,8 +688,8 @@ config_get(struct hl_config_cache *cache, struct hl_request *req)
 	    (raw[V_PLUGIN] != NULL || raw[V_PLUGIN_ARG] != NULL)) {
 		/* A plugin is code and a command: only the administrator
 		 * who started the process chooses them. */
-		why_set(why, "%s is set by the request, but a FastCGI process takes "
-		    "its plugin only from its own environment (hookline(8))",
+		why_set(why,
+		    "%s is set by the request, but a FastCGI process takes its plugin only from its own environment (hookline(8))",
 		    raw[V_PLUGIN] != NULL ? "HOOKLINE_PLUGIN"
 		                          : "HOOKLINE_PLUGIN_ARG");
 		return HL_ECONFIG;
@@ -700,9 +697,8 @@ config_get(struct hl_config_cache *cache, struct hl_request *req)
 	/* Once per process: a pinned pool is routed to by many requests. */
 	if (ignored && !cache->told) {
 		cache->told = 1;
-		io_log(req->io, "ignoring HOOKLINE_* request parameters (SetEnv): "
-		    "%s sets hookline's configuration, which a request "
-		    "cannot change",
+		io_log(req->io,
+		    "ignoring HOOKLINE_* request parameters (SetEnv): %s sets hookline's configuration, which a request cannot change",
 		    cache->file != NULL ? "hookline.conf"
 		                        : "this process's environment");
 	}

@@ -158,7 +158,8 @@ json_text_ok(const unsigned char *s, size_t n, struct hl_why *why)
 					continue;
 			}
 			if (s[i] < 0x20) {
-				why_set(why, "control character in a JSON string");
+				why_set(why,
+				    "control character in a JSON string");
 				return 0;
 			}
 			if (escaped) {
@@ -168,8 +169,8 @@ json_text_ok(const unsigned char *s, size_t n, struct hl_why *why)
 				 * readers refuse. */
 				if (s[i] == 'u' &&
 				    !hex4(s + i + 1, n - i - 1)) {
-					why_set(why, "malformed \\u escape in a "
-					    "JSON string");
+					why_set(why,
+					    "malformed \\u escape in a JSON string");
 					return 0;
 				}
 			} else if (s[i] == '\\')
@@ -187,7 +188,8 @@ json_text_ok(const unsigned char *s, size_t n, struct hl_why *why)
 			continue;
 		} else if (s[i] < 0x20 && s[i] != '\t' && s[i] != '\n' &&
 		    s[i] != '\r') {
-			why_set(why, "control character or NUL outside a JSON string");
+			why_set(why,
+			    "control character or NUL outside a JSON string");
 			return 0;
 		}
 		i++;
@@ -226,7 +228,8 @@ arena_alloc(size_t n)
 {
 	void *p;
 
-	if (n > ARENA_SIZE || ((n + 15) & ~(size_t)15) > ARENA_SIZE - arena_used)
+	if (n > ARENA_SIZE ||
+	    ((n + 15) & ~(size_t)15) > ARENA_SIZE - arena_used)
 		return malloc(n);
 	p = arena + arena_used;
 	arena_used += (n + 15) & ~(size_t)15;
@@ -269,7 +272,8 @@ string_field(const cJSON *root, const char *name)
  * UTF-8 (then ev holds nothing to clear), or HL_EINTERNAL.
  */
 enum hl_err
-event_parse(struct hl_event *ev, const char *body, size_t len, struct hl_why *why)
+event_parse(struct hl_event *ev, const char *body, size_t len,
+    struct hl_why *why)
 {
 	static EVP_MD *sha256;
 	unsigned char md[EVP_MAX_MD_SIZE];

@@ -25,10 +25,10 @@
  * still uncovered becomes the leader: it reads s = done, calls fdatasync
  * and, when that succeeded, raises synced to s.  The writers that queued
  * behind it then find their tickets covered and return without an
- * fdatasync (later ones without even the flock).  Tickets, not file offsets: a file truncated under us (logrotate's
- * copytruncate) or an object left from an earlier file with the same inode
- * cannot make a new record look covered, as a new ticket is above every
- * synced value.
+ * fdatasync (later ones without even the flock).  Tickets, not file offsets: a
+ * file truncated under us (logrotate's copytruncate) or an object left from an
+ * earlier file with the same inode cannot make a new record look covered, as a
+ * new ticket is above every synced value.
  *
  * Whose success counts.  Linux reports a writeback error to each open file
  * that was opened before the error was first reported (and to later ones
@@ -83,14 +83,11 @@ struct gsync {
 
 /*
  * Whether sharing syncs pays on the filesystem holding fd, for
- * HOOKLINE_SYNC=always.  Group commit against one fdatasync per event,
- * durable throughput through lighttpd (scripts/bench, docs/benchmarks.md):
- * btrfs 6-8x (concurrent fsyncs of one file serialize there); XFS
- * 0.94-1.07x over three runs, with 11-20% less CPU per event; ext4 with
- * a journal 0.85-0.94x and without one 0.8-1x: jbd2 already merges
- * concurrent fdatasyncs into one commit, and waiting for another
- * process's sync adds a wake-up to each event's latency.  tmpfs has
- * nothing to sync.
+ * HOOKLINE_SYNC=always: not on ext4, whose journal (jbd2) already merges
+ * concurrent fdatasyncs into one commit, so that waiting for another
+ * process's sync only adds a wake-up to each event's latency; not on
+ * tmpfs, which has nothing to sync.  Everywhere else it measured faster
+ * or no slower: the figures per filesystem are in docs/benchmarks.md.
  */
 int
 gsync_worth(int fd)

@@ -4,9 +4,10 @@
  * One module per job: io.c (FastCGI or CGI transport), request.c (method,
  * length, body), config.c (HOOKLINE_* settings), sig.c (signature check),
  * event.c (JSON validation, event id), record.c (log line), sink_log.c (the
- * event log), gsync.c (fdatasyncs shared between processes), plugin.c (the plugin sink, see hookline/plugin.h), answer.c
- * (error table and HTTP answer), serve.c (the per-request pipeline and the
- * accept loop).  main.c only starts it.
+ * event log), gsync.c (fdatasyncs shared between processes), plugin.c (the
+ * plugin sink, see hookline/plugin.h), answer.c (error table and HTTP answer),
+ * serve.c (the per-request pipeline and the accept loop).  main.c only starts
+ * it.
  */
 #ifndef HOOKLINE_H
 #define HOOKLINE_H
@@ -36,7 +37,8 @@ enum hl_err {
 	HL_ESTORE, /* 503: a sink could not store the event */
 	HL_EREJECT, /* 422: a sink refused the event for good */
 	HL_EINTERNAL, /* 503: out of memory or a library failure; worth a retry */
-	HL_ETIMEOUT, /* 408: the body did not arrive within HOOKLINE_READ_TIMEOUT */
+	HL_ETIMEOUT, /* 408: the body did not arrive within
+	                HOOKLINE_READ_TIMEOUT */
 	HL_ERR__MAX
 };
 

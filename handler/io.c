@@ -220,7 +220,8 @@ io_wipe_secrets(struct hl_io *io)
 
 	for (char **p = io->params; p != NULL && *p != NULL; p++)
 		if ((eq = strchr(*p, '=')) != NULL &&
-		    memmem(*p, (size_t)(eq - *p), "HOOKLINE_SECRET", 15) != NULL)
+		    memmem(*p, (size_t)(eq - *p), "HOOKLINE_SECRET", 15) !=
+		        NULL)
 			OPENSSL_cleanse(eq + 1, strlen(eq + 1));
 }
 

@@ -73,8 +73,8 @@ main(int argc, char *argv[])
 	 * hookline needs OpenSSL's built-in HMAC and SHA only: reading
 	 * openssl.cnf (engines, providers) at each CGI start is wasted work,
 	 * the atexit clean-up frees memory the kernel takes back anyway, and
-	 * the error strings (0.95 M instructions to load, 12% of a CGI run)
-	 * are never printed.
+	 * the error strings (a tenth of a CGI run's instructions to load,
+	 * docs/benchmarks.md) are never printed.
 	 */
 	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG |
 	        OPENSSL_INIT_NO_ATEXIT | OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS,

@@ -29,7 +29,7 @@ struct nodso_method {
 void *DSO_METHOD_openssl(void);
 
 static struct nodso_method nodso = {
-	.name = "NULL shared library method (static hookline)",
+    .name = "NULL shared library method (static hookline)",
 };
 
 /* OpenSSL's default DSO method: loads nothing.  Never freed. */

@@ -34,14 +34,14 @@
 #endif
 
 struct hl_plugin {
-	char *path;                 /* owned, as resolved */
-	char *arg;                  /* owned */
-	void *dl;                   /* dlopen handle; NULL when static */
+	char *path; /* owned, as resolved */
+	char *arg; /* owned */
+	void *dl; /* dlopen handle; NULL when static */
 	const struct hookline_plugin *desc;
-	void *state;                /* the plugin's, from init() */
-	int initialised;            /* init() succeeded: fini() is owed */
-	struct hookline_host host;  /* host.priv points back here */
-	struct hl_io *io;           /* the request being handled, or NULL */
+	void *state; /* the plugin's, from init() */
+	int initialised; /* init() succeeded: fini() is owed */
+	struct hookline_host host; /* host.priv points back here */
+	struct hl_io *io; /* the request being handled, or NULL */
 };
 
 /* As many plugin instances as the configuration cache has entries. */
@@ -94,8 +94,7 @@ desc_problem(const struct hookline_plugin *d)
 		return "it was built for a newer minor version of the ABI";
 	if (d->name == NULL || d->init == NULL || d->handle == NULL ||
 	    d->fini == NULL)
-		return "its descriptor is incomplete (name, init, handle and "
-		       "fini are required)";
+		return "its descriptor is incomplete (name, init, handle and fini are required)";
 	return NULL;
 }
 
@@ -109,8 +108,9 @@ static enum hl_err
 plugin_path(const char *name, char *path, size_t pl, struct hl_why *why)
 {
 	if (strchr(name, '/') != NULL) {
-		why_set(why, "HOOKLINE_PLUGIN: cannot load %.200s: "
-		    STATIC_REFUSAL "%s", name, builtin_names());
+		why_set(why,
+		    "HOOKLINE_PLUGIN: cannot load %.200s: " STATIC_REFUSAL "%s",
+		    name, builtin_names());
 		return HL_ECONFIG;
 	}
 	snprintf(path, pl, "%s", name);
@@ -122,8 +122,10 @@ static enum hl_err
 plugin_load(struct hl_plugin *p, struct hl_why *why)
 {
 	if ((p->desc = builtin_plugin(p->path)) == NULL) {
-		why_set(why, "HOOKLINE_PLUGIN: no plugin \"%.200s\": "
-		    STATIC_REFUSAL "%s", p->path, builtin_names());
+		why_set(why,
+		    "HOOKLINE_PLUGIN: no plugin \"%.200s\": " STATIC_REFUSAL
+		    "%s",
+		    p->path, builtin_names());
 		return HL_ECONFIG;
 	}
 	return HL_OK;
@@ -137,8 +139,8 @@ plugin_path(const char *name, char *path, size_t pl, struct hl_why *why)
 	if (strchr(name, '/') == NULL)
 		snprintf(path, pl, "%s/%s.so", PKGLIBDIR, name);
 	else if (name[0] != '/') {
-		why_set(why, "HOOKLINE_PLUGIN must be an absolute path or a bare "
-		             "plugin name, not \"%.200s\"",
+		why_set(why,
+		    "HOOKLINE_PLUGIN must be an absolute path or a bare plugin name, not \"%.200s\"",
 		    name);
 		return HL_ECONFIG;
 	} else
@@ -153,8 +155,8 @@ plugin_load(struct hl_plugin *p, struct hl_why *why)
 	const struct hookline_plugin *(*entry)(void);
 
 	if ((p->dl = dlopen(p->path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		why_set(why, "HOOKLINE_PLUGIN: cannot load %s: %s",
-		    p->path, dlerror());
+		why_set(why, "HOOKLINE_PLUGIN: cannot load %s: %s", p->path,
+		    dlerror());
 		return HL_ECONFIG;
 	}
 	/* POSIX's way of turning the symbol into a function pointer. */
@@ -178,11 +180,11 @@ plugin_open(struct hl_plugin *p, struct hl_why *why)
 	if (plugin_load(p, why) != HL_OK)
 		return HL_ECONFIG;
 	if ((problem = desc_problem(p->desc)) != NULL) {
-		why_set(why, "HOOKLINE_PLUGIN: refusing %s: %s (ABI %u.%u, "
-		    "hookline has %u.%u)", p->path, problem,
-		    p->desc ? p->desc->abi_major : 0,
-		    p->desc ? p->desc->abi_minor : 0,
-		    HOOKLINE_PLUGIN_ABI_MAJOR, HOOKLINE_PLUGIN_ABI_MINOR);
+		why_set(why,
+		    "HOOKLINE_PLUGIN: refusing %s: %s (ABI %u.%u, hookline has %u.%u)",
+		    p->path, problem, p->desc ? p->desc->abi_major : 0,
+		    p->desc ? p->desc->abi_minor : 0, HOOKLINE_PLUGIN_ABI_MAJOR,
+		    HOOKLINE_PLUGIN_ABI_MINOR);
 		return HL_ECONFIG;
 	}
 	p->host.abi_major = HOOKLINE_PLUGIN_ABI_MAJOR;
@@ -191,8 +193,9 @@ plugin_open(struct hl_plugin *p, struct hl_why *why)
 	p->host.priv = p;
 	if (p->desc->init(&p->host, p->arg, &p->state) != 0) {
 		p->state = NULL;
-		why_set(why, "HOOKLINE_PLUGIN: %s (%s): init failed; see "
-		    "the plugin's lines above", p->desc->name, p->path);
+		why_set(why,
+		    "HOOKLINE_PLUGIN: %s (%s): init failed; see the plugin's lines above",
+		    p->desc->name, p->path);
 		return HL_ECONFIG;
 	}
 	p->initialised = 1;
@@ -236,8 +239,7 @@ to_front(struct hl_plugins *c, int i)
  * HL_ECONFIG / HL_EINTERNAL with req->why set.
  */
 enum hl_err
-plugin_get(struct hl_plugins *c, struct hl_request *req,
-    struct hl_plugin **out)
+plugin_get(struct hl_plugins *c, struct hl_request *req, struct hl_plugin **out)
 {
 	const char *name = req->cfg->plugin, *arg = req->cfg->plugin_arg;
 	struct hl_why *why = &req->why;
@@ -289,16 +291,16 @@ plugin_handle(struct hl_plugin *p, struct hl_request *req)
 {
 	const struct hl_event *ev = &req->ev;
 	struct hookline_event e = {
-		.body = ev->body,
-		.len = ev->len,
-		.id = ev->id,
-		.scheme = req->scheme,
-		.remote = io_param(req->io, "REMOTE_ADDR"),
-		.status = ev->status,
-		.job_id = ev->job_id,
-		.flow_id = ev->flow_id,
-		.tenant = ev->tenant,
-		.delivery = req->delivery,
+	    .body = ev->body,
+	    .len = ev->len,
+	    .id = ev->id,
+	    .scheme = req->scheme,
+	    .remote = io_param(req->io, "REMOTE_ADDR"),
+	    .status = ev->status,
+	    .job_id = ev->job_id,
+	    .flow_id = ev->flow_id,
+	    .tenant = ev->tenant,
+	    .delivery = req->delivery,
 	};
 	enum hookline_verdict v;
 

@@ -43,7 +43,6 @@ buf_release(struct hl_buf *b, size_t keep)
 	}
 }
 
-
 /* HL_OK for POST, HL_EMETHOD for anything else. */
 enum hl_err
 request_check_method(struct hl_request *req)

@@ -131,20 +131,19 @@ answer(struct hl_request *req, enum hl_err rc)
 	           *remote = io_param(req->io, "REMOTE_ADDR"),
 	           *uri = io_param(req->io, "REQUEST_URI");
 
-	if (io_write(req->io, out, answer_format(out, sizeof(out), rc,
-	                               req->ev.id)) != 0 &&
+	if (io_write(req->io, out,
+	        answer_format(out, sizeof(out), rc, req->ev.id)) != 0 &&
 	    rc == HL_OK)
-		io_log(req->io, "event %s stored, but the answer could not be "
-		                "sent",
+		io_log(req->io,
+		    "event %s stored, but the answer could not be sent",
 		    req->ev.id);
 	if (rc == HL_OK)
 		return;
 	if (uri == NULL)
 		uri = io_param(req->io, "SCRIPT_NAME");
-	io_log(req->io, "%s \"%.16s %.200s\": %d %s: %s",
-	    remote ? remote : "-", method ? method : "-", uri ? uri : "-",
-	    answer_status(rc), answer_message(rc),
-	    req->why.text[0] != '\0' ? req->why.text : "-");
+	io_log(req->io, "%s \"%.16s %.200s\": %d %s: %s", remote ? remote : "-",
+	    method ? method : "-", uri ? uri : "-", answer_status(rc),
+	    answer_message(rc), req->why.text[0] != '\0' ? req->why.text : "-");
 }
 
 /*
@@ -163,8 +162,8 @@ serve_request(struct hl_server *c, struct hl_io *io)
 	    (rc = config_get(c->config, &req)) == HL_OK &&
 	    (rc = request_read_body(&req)) == HL_OK &&
 	    (rc = sig_check(&req)) == HL_OK &&
-	    (rc = event_parse(&req.ev, req.body->p, req.body->len,
-	         &req.why)) == HL_OK)
+	    (rc = event_parse(&req.ev, req.body->p, req.body->len, &req.why)) ==
+	        HL_OK)
 		rc = store(c, &req);
 	answer(&req, rc);
 	event_clear(&req.ev);

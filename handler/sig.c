@@ -58,8 +58,7 @@ static const struct {
 	enum hl_err (*check)(struct hl_request *, struct signed_parts *);
 } schemes[HL_SCHEME_COUNT] = {
     [HL_SCHEME_HUB] = {"hub", "HTTP_X_GITHUB_DELIVERY", 1, check_hub},
-    [HL_SCHEME_STANDARD] = {"standard", "HTTP_WEBHOOK_ID", 1,
-        check_standard},
+    [HL_SCHEME_STANDARD] = {"standard", "HTTP_WEBHOOK_ID", 1, check_standard},
     [HL_SCHEME_STRIPE] = {"stripe", NULL, 1, check_stripe},
     [HL_SCHEME_SHOPIFY] = {"shopify", "HTTP_X_SHOPIFY_WEBHOOK_ID", 1,
         check_shopify},
@@ -138,8 +137,8 @@ sig_b64_decode(const char *s, size_t n, unsigned char *out, size_t cap)
 		return -1;
 	for (size_t i = 0; i < n - pad; i++)
 		if (s[i] == '\0' ||
-		    strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-		           "0123456789+/",
+		    strchr(
+		        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
 		        s[i]) == NULL)
 			return -1;
 	/* EVP_DecodeBlock writes the padding as zero bytes too. */
@@ -260,8 +259,9 @@ match_any(struct hl_request *req, enum hl_alg alg, const char *const *parts,
 
 	for (int k = 0; k < req->cfg->nkeys; k++) {
 		if ((ctx = config_hmac(req->cfg, k, alg)) == NULL ||
-		    mac_of(ctx, parts, lens, (const unsigned char *)req->body->p,
-		        req->body->len, got, algs[alg].len) == -1) {
+		    mac_of(ctx, parts, lens,
+		        (const unsigned char *)req->body->p, req->body->len,
+		        got, algs[alg].len) == -1) {
 			OPENSSL_cleanse(got, sizeof(got));
 			why_set(&req->why, "HMAC computation failed (OpenSSL)");
 			return HL_EINTERNAL;
@@ -294,8 +294,8 @@ check_timestamp(struct hl_request *req, const char *ts, size_t n)
 		req->now = time(NULL);
 	now = (long long)req->now;
 	if (n == 0 || n > 18 || strspn(ts, "0123456789") < n) {
-		why_set(&req->why, "timestamp \"%.*s\" is not a plain decimal "
-		                   "number of seconds",
+		why_set(&req->why,
+		    "timestamp \"%.*s\" is not a plain decimal number of seconds",
 		    (int)(n > 32 ? 32 : n), ts);
 		return HL_ESIG;
 	}
@@ -303,8 +303,8 @@ check_timestamp(struct hl_request *req, const char *ts, size_t n)
 		t = t * 10 + (ts[i] - '0');
 	if (t < now - (long long)req->cfg->tolerance ||
 	    t > now + (long long)req->cfg->tolerance) {
-		why_set(&req->why, "timestamp %lld is %lld s from now, outside "
-		                   "HOOKLINE_TOLERANCE (%u s)",
+		why_set(&req->why,
+		    "timestamp %lld is %lld s from now, outside HOOKLINE_TOLERANCE (%u s)",
 		    t, t - now, req->cfg->tolerance);
 		return HL_ESIG;
 	}
@@ -358,9 +358,9 @@ check_standard(struct hl_request *req, struct signed_parts *sp)
 	sp->header = io_param(req->io, "HTTP_WEBHOOK_SIGNATURE");
 	if (sp->id == NULL || sp->ts == NULL || sp->header == NULL) {
 		why_set(&req->why, "no %s header",
-		    sp->id == NULL ? "webhook-id"
-		    : sp->ts == NULL ? "webhook-timestamp"
-		                     : "webhook-signature");
+		    sp->id == NULL       ? "webhook-id"
+		        : sp->ts == NULL ? "webhook-timestamp"
+		                         : "webhook-signature");
 		return HL_ESIG;
 	}
 	if (*sp->id == '\0' || strchr(sp->id, '.') != NULL) {
@@ -377,8 +377,8 @@ check_standard(struct hl_request *req, struct signed_parts *sp)
 		        HL_MAC_MAX) == 32)
 			n++;
 		else if (e - p > 3 && strncmp(p, "v1,", 3) == 0) {
-			why_set(&req->why, "a v1 signature is not 32 bytes of "
-			                   "base64");
+			why_set(&req->why,
+			    "a v1 signature is not 32 bytes of base64");
 			return HL_ESIG;
 		}
 	}
@@ -415,23 +415,23 @@ check_stripe(struct hl_request *req, struct signed_parts *sp)
 		e = p + strcspn(p, ",");
 		if (strncmp(p, "t=", 2) == 0) {
 			if (sp->ts != NULL) {
-				why_set(&req->why, "Stripe-Signature has two "
-				                   "timestamps");
+				why_set(&req->why,
+				    "Stripe-Signature has two timestamps");
 				return HL_ESIG;
 			}
 			sp->ts = p + 2, tslen = (size_t)(e - p - 2);
 		} else if (strncmp(p, "v1=", 3) == 0 && n < CANDIDATES) {
 			if (hex_decode(p + 3, (size_t)(e - p - 3), cand[n],
 			        32) == -1) {
-				why_set(&req->why, "a v1 signature is not 64 "
-				                   "hex digits");
+				why_set(&req->why,
+				    "a v1 signature is not 64 hex digits");
 				return HL_ESIG;
 			}
 			n++;
 		} else if (p == e || strchr(p, '=') == NULL ||
 		    strchr(p, '=') > e) {
-			why_set(&req->why, "Stripe-Signature has a part that "
-			                   "is no key=value");
+			why_set(&req->why,
+			    "Stripe-Signature has a part that is no key=value");
 			return HL_ESIG;
 		}
 	}
@@ -461,8 +461,8 @@ check_shopify(struct hl_request *req, struct signed_parts *sp)
 	}
 	if (sig_b64_decode(sp->header, strlen(sp->header), mac[0],
 	        HL_MAC_MAX) != 32) {
-		why_set(&req->why, "X-Shopify-Hmac-Sha256 is not 32 bytes of "
-		                   "base64");
+		why_set(&req->why,
+		    "X-Shopify-Hmac-Sha256 is not 32 bytes of base64");
 		return HL_ESIG;
 	}
 	return match_any(req, HL_ALG_SHA256, NULL, NULL, mac, 1);
@@ -494,8 +494,8 @@ check_gitlab(struct hl_request *req, struct signed_parts *sp)
 		k = config_key(req->cfg, i);
 		if (EVP_Digest(k->text, k->text_len, b, &blen, EVP_sha256(),
 		        NULL) != 1) {
-			why_set(&req->why, "SHA-256 computation failed "
-			                   "(OpenSSL)");
+			why_set(&req->why,
+			    "SHA-256 computation failed (OpenSSL)");
 			return HL_EINTERNAL;
 		}
 		if (CRYPTO_memcmp(a, b, alen) == 0 && !found)
@@ -536,8 +536,8 @@ sig_check(struct hl_request *req)
 		if (s == HL_SCHEME_HUB &&
 		    (req->signature = io_param(req->io,
 		         algs[HL_ALG_SHA256].param)) == NULL)
-			req->signature = io_param(req->io,
-			    algs[HL_ALG_SHA1].param);
+			req->signature =
+			    io_param(req->io, algs[HL_ALG_SHA1].param);
 		return HL_OK;
 	}
 	if (s != HL_SCHEME_HUB)

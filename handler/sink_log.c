@@ -146,25 +146,23 @@ log_open(struct sink_log *s, const char *path, struct hl_why *why)
 			break;
 	}
 	if (fd == -1 && errno == EEXIST) {
-		why_set(why, "cannot open log %s: a symbolic link to a missing file",
+		why_set(why,
+		    "cannot open log %s: a symbolic link to a missing file",
 		    path);
 		return HL_ESTORE;
 	}
 	if (fd == -1) {
-		why_set(why, "cannot open log %s: %s", path,
-		    strerror(errno));
+		why_set(why, "cannot open log %s: %s", path, strerror(errno));
 		return errno == EISDIR ? HL_ECONFIG : HL_ESTORE;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		why_set(why, "HOOKLINE_LOG: %s is not a regular file",
-		    path);
+		why_set(why, "HOOKLINE_LOG: %s is not a regular file", path);
 		close(fd);
 		return HL_ECONFIG;
 	}
 	/* 0640 whatever the umask: the web server's group reads the log. */
 	if (created && fchmod(fd, 0640) == -1) {
-		why_set(why, "cannot set up log %s: %s", path,
-		    strerror(errno));
+		why_set(why, "cannot set up log %s: %s", path, strerror(errno));
 		close(fd);
 		return HL_ESTORE;
 	}
@@ -209,15 +207,13 @@ repair_tail(struct sink_log *s, off_t *size, struct hl_why *note)
 		end = start;
 	}
 found:
-	k = *size - end < (off_t)strlen(RECORD_PREFIX)
-	    ? (size_t)(*size - end)
-	    : strlen(RECORD_PREFIX);
+	k = *size - end < (off_t)strlen(RECORD_PREFIX) ? (size_t)(*size - end)
+	                                               : strlen(RECORD_PREFIX);
 	if ((n = pread(s->fd, buf, k, end)) != (ssize_t)k)
 		return -1;
 	if (memcmp(buf, RECORD_PREFIX, k) != 0) {
 		why_set(note,
-		    "%s ended in a line that hookline did not write; "
-		    "a newline was added after it",
+		    "%s ended in a line that hookline did not write; a newline was added after it",
 		    s->path);
 		if (write(s->fd, "\n", 1) != 1)
 			return -1;
@@ -225,8 +221,7 @@ found:
 		return 0;
 	}
 	why_set(note,
-	    "cut %lld bytes of a torn record "
-	    "(a writer died mid-write) off the end of %s",
+	    "cut %lld bytes of a torn record (a writer died mid-write) off the end of %s",
 	    (long long)(*size - end), s->path);
 	*size = end;
 	return ftruncate(s->fd, end);
@@ -271,7 +266,8 @@ append_locked(struct sink_log *s, struct hl_request *req,
 	 */
 	if (sync == HL_SYNC_ALWAYS && s->worth == -1)
 		s->worth = gsync_worth(s->fd);
-	s->shared = sync == HL_SYNC_GROUP || (sync == HL_SYNC_ALWAYS && s->worth);
+	s->shared =
+	    sync == HL_SYNC_GROUP || (sync == HL_SYNC_ALWAYS && s->worth);
 	if (s->shared && !s->gs_tried) {
 		s->gs = gsync_open(s->dev, s->ino);
 		s->gs_tried = 1;
@@ -287,8 +283,7 @@ append_locked(struct sink_log *s, struct hl_request *req,
 	}
 	if (n >= 0)
 		errno = ENOSPC;
-	why_set(why, "cannot write to log %s: %s", s->path,
-	    strerror(errno));
+	why_set(why, "cannot write to log %s: %s", s->path, strerror(errno));
 	/* Leave no partial record behind; if this fails, the next append
 	 * cuts it. */
 	(void)!ftruncate(s->fd, size);
@@ -321,8 +316,8 @@ lock(struct sink_log *s, struct hl_why *why)
 			return HL_OK;
 		errno = err;
 		if (deadline_passed()) {
-			why_set(why, "log %s stayed locked by another process for "
-			    "%d s (a reader holding flock on it?)",
+			why_set(why,
+			    "log %s stayed locked by another process for %d s (a reader holding flock on it?)",
 			    s->path, LOCK_WAIT_MS / 1000);
 			return HL_ESTORE;
 		}
@@ -353,8 +348,8 @@ log_path(const char *pattern, const struct timespec *when, char *buf,
 	n = strftime(buf, PATH_MAX, pattern, &tm);
 #pragma GCC diagnostic pop
 	if (n == 0) {
-		why_set(why, "HOOKLINE_LOG: pattern %.200s expands to nothing "
-		             "or too long a path",
+		why_set(why,
+		    "HOOKLINE_LOG: pattern %.200s expands to nothing or too long a path",
 		    pattern);
 		return NULL;
 	}

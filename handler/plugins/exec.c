@@ -61,13 +61,13 @@ static const struct {
 	const char *name;
 	size_t off;
 } fields[] = {
-	{"HOOKLINE_EVENT_ID", offsetof(struct hookline_event, id)},
-	{"HOOKLINE_EVENT_STATUS", offsetof(struct hookline_event, status)},
-	{"HOOKLINE_JOB_ID", offsetof(struct hookline_event, job_id)},
-	{"HOOKLINE_FLOW_ID", offsetof(struct hookline_event, flow_id)},
-	{"HOOKLINE_TENANT", offsetof(struct hookline_event, tenant)},
-	{"HOOKLINE_REMOTE_ADDR", offsetof(struct hookline_event, remote)},
-	{"HOOKLINE_SIGNATURE_SCHEME", offsetof(struct hookline_event, scheme)},
+    {"HOOKLINE_EVENT_ID", offsetof(struct hookline_event, id)},
+    {"HOOKLINE_EVENT_STATUS", offsetof(struct hookline_event, status)},
+    {"HOOKLINE_JOB_ID", offsetof(struct hookline_event, job_id)},
+    {"HOOKLINE_FLOW_ID", offsetof(struct hookline_event, flow_id)},
+    {"HOOKLINE_TENANT", offsetof(struct hookline_event, tenant)},
+    {"HOOKLINE_REMOTE_ADDR", offsetof(struct hookline_event, remote)},
+    {"HOOKLINE_SIGNATURE_SCHEME", offsetof(struct hookline_event, scheme)},
 };
 
 /* PATH, the passed variables, the event's fields, the terminating NULL. */
@@ -75,14 +75,14 @@ static const struct {
 
 /* How supervise() left the command. */
 enum end {
-	END_EXITED,   /* it exited and was reaped: its status is known */
-	END_KILL,     /* it is still running and must be killed */
-	END_LOST      /* it cannot be waited for: neither status nor kill */
+	END_EXITED, /* it exited and was reaped: its status is known */
+	END_KILL, /* it is still running and must be killed */
+	END_LOST /* it cannot be waited for: neither status nor kill */
 };
 
 struct exec {
 	const struct hookline_host *host;
-	char *words;             /* owned copy of the argument, split */
+	char *words; /* owned copy of the argument, split */
 	char *argv[MAX_ARGS + 1];
 	int timeout_ms;
 };
@@ -104,13 +104,13 @@ exec_init(const struct hookline_host *host, const char *arg, void **state)
 	x->host = host;
 	x->timeout_ms = DEFAULT_TIMEOUT_MS;
 	for (w = strtok_r(x->words, " \t", &save); w != NULL;
-	    w = strtok_r(NULL, " \t", &save)) {
+	     w = strtok_r(NULL, " \t", &save)) {
 		if (n == 0 && x->argv[0] == NULL && strcmp(w, "-t") == 0) {
 			w = strtok_r(NULL, " \t", &save);
 			t = w ? strtol(w, &end, 10) : 0;
 			if (w == NULL || *end != '\0' || t < 1 || t > 3600) {
-				host->log(host, "-t wants seconds from 1 to "
-				    "3600");
+				host->log(host,
+				    "-t wants seconds from 1 to 3600");
 				goto fail;
 			}
 			x->timeout_ms = (int)t * 1000;
@@ -123,8 +123,8 @@ exec_init(const struct hookline_host *host, const char *arg, void **state)
 		x->argv[n++] = w;
 	}
 	if (n == 0) {
-		host->log(host, "HOOKLINE_PLUGIN_ARG must name the command "
-		    "to run");
+		host->log(host,
+		    "HOOKLINE_PLUGIN_ARG must name the command to run");
 		goto fail;
 	}
 	if (strchr(x->argv[0], '/') != NULL && access(x->argv[0], X_OK) != 0) {
@@ -343,8 +343,8 @@ supervise(struct exec *x, pid_t pid, int in, int out,
 		}
 		if ((left = deadline - now_ms()) <= 0) {
 			x->host->log(x->host,
-			    "%s ran past %d s for event %s; killed",
-			    x->argv[0], x->timeout_ms / 1000, ev->id);
+			    "%s ran past %d s for event %s; killed", x->argv[0],
+			    x->timeout_ms / 1000, ev->id);
 			break;
 		}
 		nf = 0;
@@ -377,7 +377,8 @@ supervise(struct exec *x, pid_t pid, int in, int out,
 					in = -1;
 				}
 			} else if (fds[i].fd == out &&
-			    take_output(x, out, buf, sizeof(buf), &blen) == -1) {
+			    take_output(x, out, buf, sizeof(buf), &blen) ==
+			        -1) {
 				close(out);
 				out = -1;
 			}
@@ -463,12 +464,12 @@ done:
 }
 
 static const struct hookline_plugin exec_plugin = {
-	.abi_major = HOOKLINE_PLUGIN_ABI_MAJOR,
-	.abi_minor = HOOKLINE_PLUGIN_ABI_MINOR,
-	.name = "exec",
-	.init = exec_init,
-	.handle = exec_handle,
-	.fini = exec_fini,
+    .abi_major = HOOKLINE_PLUGIN_ABI_MAJOR,
+    .abi_minor = HOOKLINE_PLUGIN_ABI_MINOR,
+    .name = "exec",
+    .init = exec_init,
+    .handle = exec_handle,
+    .fini = exec_fini,
 };
 
 const struct hookline_plugin *

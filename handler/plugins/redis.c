@@ -29,15 +29,15 @@
 
 struct redis {
 	const struct hookline_host *host;
-	char *words;               /* owned: the split argument */
-	const char *addr;          /* host name or address */
-	const char *socket;        /* Unix socket path, or NULL */
+	char *words; /* owned: the split argument */
+	const char *addr; /* host name or address */
+	const char *socket; /* Unix socket path, or NULL */
 	const char *stream;
-	char password[512];        /* empty when no AUTH */
+	char password[512]; /* empty when no AUTH */
 	int port;
 	long long maxlen;
 	struct timeval timeout;
-	redisContext *c;           /* NULL when not connected */
+	redisContext *c; /* NULL when not connected */
 };
 
 static long long
@@ -90,7 +90,7 @@ redis_init(const struct hookline_host *host, const char *arg, void **state)
 	r->stream = "hookline";
 	r->timeout.tv_sec = 2;
 	for (w = strtok_r(r->words, " \t", &save); w != NULL;
-	    w = strtok_r(NULL, " \t", &save)) {
+	     w = strtok_r(NULL, " \t", &save)) {
 		if ((v = strchr(w, '=')) == NULL || v[1] == '\0')
 			goto bad;
 		*v++ = '\0';
@@ -100,7 +100,8 @@ redis_init(const struct hookline_host *host, const char *arg, void **state)
 			r->socket = v;
 		else if (strcmp(w, "stream") == 0)
 			r->stream = v;
-		else if (strcmp(w, "port") == 0 && (n = number(v, 1, 65535)) > 0)
+		else if (strcmp(w, "port") == 0 &&
+		    (n = number(v, 1, 65535)) > 0)
 			r->port = (int)n;
 		else if (strcmp(w, "maxlen") == 0 &&
 		    (n = number(v, 0, 1LL << 40)) >= 0)
@@ -120,9 +121,9 @@ redis_init(const struct hookline_host *host, const char *arg, void **state)
 bad:
 	if (v != NULL && v > w && v[-1] == '\0')
 		v[-1] = '='; /* undo the split, to quote the setting whole */
-	host->log(host, "HOOKLINE_PLUGIN_ARG: bad setting \"%s\"; expected "
-	    "host=, port=, socket=, stream=, maxlen=, timeout= (ms) or "
-	    "password_file=", w);
+	host->log(host,
+	    "HOOKLINE_PLUGIN_ARG: bad setting \"%s\"; expected host=, port=, socket=, stream=, maxlen=, timeout= (ms) or password_file=",
+	    w);
 fail:
 	free(r->words);
 	free(r);
@@ -169,8 +170,9 @@ connect_redis(struct redis *r)
 	const char *argv[2] = {"AUTH", r->password};
 	redisReply *reply;
 
-	r->c = r->socket ? redisConnectUnixWithTimeout(r->socket, r->timeout)
-			 : redisConnectWithTimeout(r->addr, r->port, r->timeout);
+	r->c = r->socket
+	    ? redisConnectUnixWithTimeout(r->socket, r->timeout)
+	    : redisConnectWithTimeout(r->addr, r->port, r->timeout);
 	if (r->c == NULL || r->c->err) {
 		r->host->log(r->host, "cannot connect to redis at %s:%d: %s",
 		    r->socket ? r->socket : r->addr, r->socket ? 0 : r->port,
@@ -242,12 +244,12 @@ redis_handle(void *state, const struct hookline_event *ev)
 }
 
 static const struct hookline_plugin redis_plugin = {
-	.abi_major = HOOKLINE_PLUGIN_ABI_MAJOR,
-	.abi_minor = HOOKLINE_PLUGIN_ABI_MINOR,
-	.name = "redis",
-	.init = redis_init,
-	.handle = redis_handle,
-	.fini = redis_fini,
+    .abi_major = HOOKLINE_PLUGIN_ABI_MAJOR,
+    .abi_minor = HOOKLINE_PLUGIN_ABI_MINOR,
+    .name = "redis",
+    .init = redis_init,
+    .handle = redis_handle,
+    .fini = redis_fini,
 };
 
 const struct hookline_plugin *

@@ -37,9 +37,9 @@ extern "C" {
 
 /* What handle() decides; hookline answers 200, 503 or 422. */
 enum hookline_verdict {
-	HOOKLINE_OK = 0,     /* stored for good: 200 */
-	HOOKLINE_RETRY = 1,  /* not stored now, the sender should retry: 503 */
-	HOOKLINE_REJECT = 2  /* refused for good, do not retry: 422 */
+	HOOKLINE_OK = 0, /* stored for good: 200 */
+	HOOKLINE_RETRY = 1, /* not stored now, the sender should retry: 503 */
+	HOOKLINE_REJECT = 2 /* refused for good, do not retry: 422 */
 };
 
 /*
@@ -47,14 +47,14 @@ enum hookline_verdict {
  * handle() call: copy what you keep.  Strings are NUL-terminated.
  */
 struct hookline_event {
-	const char *body;      /* the raw body, exactly as signed */
-	size_t len;            /* its length in bytes */
-	const char *id;        /* hex SHA-256 of the body (retries share it) */
-	const char *scheme;    /* what verified it: "sha1" or "sha256" (hub),
-	                          "standard", "stripe", "shopify", "gitlab";
-	                          NULL when unsigned */
-	const char *remote;    /* client address, or NULL */
-	const char *status;    /* common hotglue fields, NULL when absent */
+	const char *body; /* the raw body, exactly as signed */
+	size_t len; /* its length in bytes */
+	const char *id; /* hex SHA-256 of the body (retries share it) */
+	const char *scheme; /* what verified it: "sha1" or "sha256" (hub),
+	                       "standard", "stripe", "shopify", "gitlab";
+	                       NULL when unsigned */
+	const char *remote; /* client address, or NULL */
+	const char *status; /* common hotglue fields, NULL when absent */
 	const char *job_id;
 	const char *flow_id;
 	const char *tenant;
@@ -72,21 +72,21 @@ struct hookline_host {
 	 * name.  Never log the secret or whole bodies. */
 	void (*log)(const struct hookline_host *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
-	void *priv;            /* hookline's own; do not touch */
+	void *priv; /* hookline's own; do not touch */
 };
 
 /* The descriptor that hookline_plugin_entry() returns. */
 struct hookline_plugin {
-	unsigned abi_major;    /* HOOKLINE_PLUGIN_ABI_MAJOR */
-	unsigned abi_minor;    /* HOOKLINE_PLUGIN_ABI_MINOR */
-	const char *name;      /* short, for log lines */
+	unsigned abi_major; /* HOOKLINE_PLUGIN_ABI_MAJOR */
+	unsigned abi_minor; /* HOOKLINE_PLUGIN_ABI_MINOR */
+	const char *name; /* short, for log lines */
 	/* Sets *state; arg is HOOKLINE_PLUGIN_ARG ("" when unset), borrowed.
 	 * Returns 0, or -1 (then hookline answers 500 and tries again on a
 	 * later request). */
 	int (*init)(const struct hookline_host *host, const char *arg,
 	    void **state);
-	enum hookline_verdict (*handle)(void *state,
-	    const struct hookline_event *event);
+	enum hookline_verdict (
+	    *handle)(void *state, const struct hookline_event *event);
 	void (*fini)(void *state);
 };
 
