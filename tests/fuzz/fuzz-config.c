@@ -26,15 +26,7 @@
 #include <unistd.h>
 
 #include "hookline.h"
-
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (!(c)) {                                                    \
-			fprintf(stderr, "fuzz-config: check failed: %s\n",     \
-			    #c);                                               \
-			abort();                                               \
-		}                                                              \
-	} while (0)
+#include "oracle.h"
 
 #define MAXP 16
 #define ORDINARY                                                               \

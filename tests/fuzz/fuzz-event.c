@@ -22,14 +22,6 @@
 #include "hookline.h"
 #include "oracle.h"
 
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (!(c)) {                                                    \
-			fprintf(stderr, "fuzz-event: check failed: %s\n", #c); \
-			abort();                                               \
-		}                                                              \
-	} while (0)
-
 static void
 check_record(const struct hl_event *ev, const uint8_t *data, size_t size)
 {

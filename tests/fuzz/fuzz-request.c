@@ -46,15 +46,6 @@
 #include "gsync.h"
 #include "oracle.h"
 
-#define CHECK(c)                                                               \
-	do {                                                                   \
-		if (!(c)) {                                                    \
-			fprintf(stderr, "fuzz-request: check failed: %s\n",    \
-			    #c);                                               \
-			abort();                                               \
-		}                                                              \
-	} while (0)
-
 #define MAXP 32
 #define FILE_SECRET "fixture-file-secret-Qx7"
 #define ENV_SECRET "fixture-env-secret-Lm2"

@@ -17,6 +17,21 @@
 #define HOOKLINE_FUZZ_ORACLE_H
 
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/*
+ * Every target's assertion: a failed check names itself and aborts, which
+ * libFuzzer reports as a crash and saves the input for.
+ */
+#define CHECK(c)                                                               \
+	do {                                                                   \
+		if (!(c)) {                                                    \
+			fprintf(stderr, "%s: check failed: %s\n", __FILE__,    \
+			    #c);                                               \
+			abort();                                               \
+		}                                                              \
+	} while (0)
 
 struct oracle {
 	const unsigned char *s;

@@ -78,7 +78,7 @@ main(void)
 {
 	/* HMAC-SHA1 of {"a":1} keyed with "k". */
 	const char *good = "sha1=7b4ab6898ab862077e9caf504b39982f2bc41453";
-	struct hl_server *srv;
+	struct hl_server *srv = NULL;
 	char path[200], line[4096];
 	FILE *f;
 
