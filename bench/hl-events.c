@@ -2,6 +2,7 @@
  * hl-events.c: hookline's per-event path, for callgrind (scripts/bench).
  *
  *   HOOKLINE_SECRET=... hl-events N BODY LOG SIGNATURE
+ *   HOOKLINE_SECRET=... HOOKLINE_SCHEME=... hl-events N BODY LOG NAME=VALUE...
  *
  * Runs N requests through serve_request(), the very function hookline's
  * FastCGI loop calls, linked from the same objects (handler/libhookline.a):
@@ -14,7 +15,9 @@
  *
  * The settings come from the process environment, as lighttpd's
  * bin-environment gives them: HOOKLINE_SECRET from the caller (never on
- * the command line), HOOKLINE_LOG and HOOKLINE_SYNC set here.  Every
+ * the command line), HOOKLINE_LOG and HOOKLINE_SYNC set here.  SIGNATURE
+ * is X-Hub-Signature's value; the second form gives the signature headers
+ * of another scheme as CGI parameters (HTTP_WEBHOOK_SIGNATURE=...).  Every
  * event must be stored; the exit status is 1 otherwise.
  *
  * The loop is in bench_events() so that callgrind can count it alone
@@ -52,7 +55,7 @@ bench_events(struct hl_server *srv, struct hl_io *io, long n)
 int
 main(int argc, char *argv[])
 {
-	char clen[32], hclen[40], sig[160];
+	char clen[32], hclen[40], sig[512];
 	/* What lighttpd 1.4 sends for wrk's POST (filled in below). */
 	char *params[] = {"FCGI_ROLE=RESPONDER", clen,
 	    "QUERY_STRING=", "REQUEST_URI=/hook", "REDIRECT_STATUS=200",
@@ -63,14 +66,14 @@ main(int argc, char *argv[])
 	    "SERVER_PORT=8080", "SERVER_ADDR=127.0.0.1",
 	    "SERVER_NAME=127.0.0.1", "REMOTE_ADDR=127.0.0.1",
 	    "REMOTE_PORT=49578", "CONTENT_TYPE=application/json",
-	    "HTTP_HOST=127.0.0.1:8080", sig, hclen, NULL};
+	    "HTTP_HOST=127.0.0.1:8080", sig, hclen, NULL, NULL, NULL, NULL};
 	struct hl_io io = {NULL, params, 0};
 	struct hl_server *srv;
 	struct stat st;
 	long n, ok;
 	int fd;
 
-	if (argc != 5 || (n = strtol(argv[1], NULL, 10)) <= 0) {
+	if (argc < 5 || argc > 8 || (n = strtol(argv[1], NULL, 10)) <= 0) {
 		fprintf(stderr,
 		    "usage: HOOKLINE_SECRET=... hl-events N BODY LOG "
 		    "SIGNATURE\n");
@@ -89,7 +92,15 @@ main(int argc, char *argv[])
 	snprintf(clen, sizeof(clen), "CONTENT_LENGTH=%lld",
 	    (long long)st.st_size);
 	snprintf(hclen, sizeof(hclen), "HTTP_%s", clen);
-	snprintf(sig, sizeof(sig), "HTTP_X_HUB_SIGNATURE=%.120s", argv[4]);
+	if (strchr(argv[4], '=') == NULL || argc == 5)
+		snprintf(sig, sizeof(sig), "HTTP_X_HUB_SIGNATURE=%.400s",
+		    argv[4]);
+	else {
+		/* NAME=VALUE parameters in the slots after the last one. */
+		snprintf(sig, sizeof(sig), "%.500s", argv[4]);
+		for (int i = 5, k = 22; i < argc; i++, k++)
+			params[k] = argv[i];
+	}
 	if (getenv("HOOKLINE_SECRET") == NULL ||
 	    setenv("HOOKLINE_LOG", argv[3], 1) == -1 ||
 	    setenv("HOOKLINE_SYNC", "none", 1) == -1) {
