@@ -281,9 +281,9 @@ config_cache_use_file(struct hl_config_cache *c, const char *path)
 	return rc;
 }
 
-/* Whole seconds, 1 to READ_TIMEOUT_LIMIT.  Returns 0 and sets *out, or -1. */
+/* Whole seconds, 1 to max.  Returns 0 and sets *out, or -1. */
 static int
-parse_seconds(const char *s, unsigned *out)
+parse_seconds(const char *s, unsigned long max, unsigned *out)
 {
 	unsigned long n;
 	char *end;
@@ -292,7 +292,7 @@ parse_seconds(const char *s, unsigned *out)
 		return -1;
 	errno = 0;
 	n = strtoul(s, &end, 10);
-	if (errno != 0 || *end != '\0' || n == 0 || n > READ_TIMEOUT_LIMIT)
+	if (errno != 0 || *end != '\0' || n == 0 || n > max)
 		return -1;
 	*out = (unsigned)n;
 	return 0;
@@ -512,7 +512,8 @@ build_limits(struct hl_config *c, const char *raw[V__MAX], struct hl_why *why)
 	}
 	c->read_timeout = READ_TIMEOUT_DEFAULT;
 	if (raw[V_READ_TIMEOUT] != NULL &&
-	    parse_seconds(raw[V_READ_TIMEOUT], &c->read_timeout) == -1) {
+	    parse_seconds(raw[V_READ_TIMEOUT], READ_TIMEOUT_LIMIT,
+	        &c->read_timeout) == -1) {
 		why_set(why,
 		    "HOOKLINE_READ_TIMEOUT must be whole seconds from 1 to %d, not \"%.40s\"",
 		    READ_TIMEOUT_LIMIT, raw[V_READ_TIMEOUT]);
@@ -555,8 +556,8 @@ build_scheme(struct entry *e, const char *raw[V__MAX], struct hl_why *why)
 	}
 	c->tolerance = TOLERANCE_DEFAULT;
 	if (raw[V_TOLERANCE] != NULL &&
-	    (parse_seconds(raw[V_TOLERANCE], &c->tolerance) == -1 ||
-	        c->tolerance > TOLERANCE_LIMIT)) {
+	    parse_seconds(raw[V_TOLERANCE], TOLERANCE_LIMIT, &c->tolerance) ==
+	        -1) {
 		why_set(why,
 		    "HOOKLINE_TOLERANCE must be whole seconds from 1 to %d, not \"%.40s\"",
 		    TOLERANCE_LIMIT, raw[V_TOLERANCE]);

@@ -87,14 +87,73 @@ struct exec {
 	int timeout_ms;
 };
 
+/*
+ * Splits x->words ("[-t seconds] command [argument ...]") into x->argv
+ * and x->timeout_ms.  Returns 0, or -1 after saying why.
+ */
+static int
+parse_arg(struct exec *x)
+{
+	const struct hookline_host *host = x->host;
+	char *w, *save = NULL, *end;
+	int n = 0;
+	long t;
+
+	for (w = strtok_r(x->words, " \t", &save); w != NULL;
+	     w = strtok_r(NULL, " \t", &save)) {
+		if (n == 0 && strcmp(w, "-t") == 0) {
+			w = strtok_r(NULL, " \t", &save);
+			t = w ? strtol(w, &end, 10) : 0;
+			if (w == NULL || *end != '\0' || t < 1 || t > 3600) {
+				host->log(host,
+				    "-t wants seconds from 1 to 3600");
+				return -1;
+			}
+			x->timeout_ms = (int)t * 1000;
+			continue;
+		}
+		if (n == MAX_ARGS) {
+			host->log(host, "more than %d arguments", MAX_ARGS);
+			return -1;
+		}
+		x->argv[n++] = w;
+	}
+	if (n == 0) {
+		host->log(host,
+		    "HOOKLINE_PLUGIN_ARG must name the command to run");
+		return -1;
+	}
+	if (strchr(x->argv[0], '/') != NULL && access(x->argv[0], X_OK) != 0) {
+		host->log(host, "cannot execute %s: %s", x->argv[0],
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * A SIGCHLD ignored survives exec, so a careless parent of the web server
+ * (or of hookline in CGI mode) can leave it so.  Then the kernel reaps our
+ * commands itself, waitpid() fails with ECHILD and no exit status is ever
+ * known.  hookline starts no other child and sets no SIGCHLD handler, so
+ * taking the default back harms nothing.  Returns 0, or -1.
+ */
+static int
+default_sigchld(void)
+{
+	struct sigaction sa;
+
+	if (sigaction(SIGCHLD, NULL, &sa) == -1)
+		return -1;
+	return sa.sa_handler == SIG_IGN && signal(SIGCHLD, SIG_DFL) == SIG_ERR
+	    ? -1
+	    : 0;
+}
+
 static int
 exec_init(const struct hookline_host *host, const char *arg, void **state)
 {
 	struct exec *x = calloc(1, sizeof(*x));
-	char *w, *save = NULL, *end;
-	struct sigaction sa;
-	int n = 0;
-	long t;
 
 	if (x == NULL || (x->words = strdup(arg)) == NULL) {
 		host->log(host, "out of memory");
@@ -103,44 +162,9 @@ exec_init(const struct hookline_host *host, const char *arg, void **state)
 	}
 	x->host = host;
 	x->timeout_ms = DEFAULT_TIMEOUT_MS;
-	for (w = strtok_r(x->words, " \t", &save); w != NULL;
-	     w = strtok_r(NULL, " \t", &save)) {
-		if (n == 0 && x->argv[0] == NULL && strcmp(w, "-t") == 0) {
-			w = strtok_r(NULL, " \t", &save);
-			t = w ? strtol(w, &end, 10) : 0;
-			if (w == NULL || *end != '\0' || t < 1 || t > 3600) {
-				host->log(host,
-				    "-t wants seconds from 1 to 3600");
-				goto fail;
-			}
-			x->timeout_ms = (int)t * 1000;
-			continue;
-		}
-		if (n == MAX_ARGS) {
-			host->log(host, "more than %d arguments", MAX_ARGS);
-			goto fail;
-		}
-		x->argv[n++] = w;
-	}
-	if (n == 0) {
-		host->log(host,
-		    "HOOKLINE_PLUGIN_ARG must name the command to run");
+	if (parse_arg(x) == -1)
 		goto fail;
-	}
-	if (strchr(x->argv[0], '/') != NULL && access(x->argv[0], X_OK) != 0) {
-		host->log(host, "cannot execute %s: %s", x->argv[0],
-		    strerror(errno));
-		goto fail;
-	}
-	/*
-	 * A SIGCHLD ignored survives exec, so a careless parent of the web
-	 * server (or of hookline in CGI mode) can leave it so.  Then the
-	 * kernel reaps our commands itself, waitpid() fails with ECHILD and
-	 * no exit status is ever known.  hookline starts no other child and
-	 * sets no SIGCHLD handler, so taking the default back harms nothing.
-	 */
-	if (sigaction(SIGCHLD, NULL, &sa) == -1 ||
-	    (sa.sa_handler == SIG_IGN && signal(SIGCHLD, SIG_DFL) == SIG_ERR)) {
+	if (default_sigchld() == -1) {
 		host->log(host, "cannot restore SIGCHLD: %s", strerror(errno));
 		goto fail;
 	}
@@ -304,6 +328,65 @@ take_output(struct exec *x, int out, char *buf, size_t size, size_t *blen)
 	return n == -1 && (errno == EAGAIN || errno == EINTR) ? 0 : -1;
 }
 
+/* One command's exchange: the body going in, its output coming out. */
+struct exchange {
+	struct exec *x;
+	const struct hookline_event *ev;
+	int in, out, pidfd; /* -1 once closed (pidfd: none) */
+	size_t off; /* bytes of the body written */
+	size_t blen; /* bytes of output in buf, not yet a whole line */
+	char buf[1024];
+};
+
+static void
+close_fd(int *fd)
+{
+	if (*fd != -1)
+		close(*fd);
+	*fd = -1;
+}
+
+/* The descriptors to wait for now, in fds; returns their number. */
+static int
+watch(const struct exchange *e, struct pollfd fds[3])
+{
+	int nf = 0;
+
+	if (e->in != -1)
+		fds[nf++] = (struct pollfd){e->in, POLLOUT, 0};
+	if (e->out != -1)
+		fds[nf++] = (struct pollfd){e->out, POLLIN, 0};
+	if (e->pidfd != -1)
+		fds[nf++] = (struct pollfd){e->pidfd, POLLIN, 0};
+	return nf;
+}
+
+/* Moves what poll() said is ready: more body in, more output out. */
+static void
+pump(struct exchange *e, const struct pollfd *fds, int nf)
+{
+	ssize_t n;
+
+	for (int i = 0; i < nf; i++) {
+		if (fds[i].revents == 0)
+			continue;
+		if (fds[i].fd == e->in) {
+			/* hookline ignores SIGPIPE: a command that stopped
+			 * reading gives EPIPE, and only its exit status
+			 * counts. */
+			n = write(e->in, e->ev->body + e->off,
+			    e->ev->len - e->off);
+			if (n > 0)
+				e->off += (size_t)n;
+			else if (n == -1 && errno != EAGAIN && errno != EINTR)
+				close_fd(&e->in);
+		} else if (fds[i].fd == e->out &&
+		    take_output(e->x, e->out, e->buf, sizeof(e->buf),
+		        &e->blen) == -1)
+			close_fd(&e->out);
+	}
+}
+
 /*
  * Feeds the body to the command, copies its output to the log, and waits
  * for its exit, all in one poll() loop against one deadline: a command
@@ -317,14 +400,12 @@ static enum end
 supervise(struct exec *x, pid_t pid, int in, int out,
     const struct hookline_event *ev, int *status)
 {
-	char buf[1024];
-	size_t off = 0, blen = 0;
+	struct exchange e = {x, ev, in, out, pidfd_open(pid, 0), 0, 0, ""};
 	long deadline = now_ms() + x->timeout_ms, left;
-	int pidfd = pidfd_open(pid, 0), nf, tick;
 	enum end end = END_KILL;
 	struct pollfd fds[3];
 	pid_t w;
-	ssize_t n;
+	int nf;
 
 	for (;;) {
 		if ((w = waitpid(pid, status, WNOHANG)) == pid) {
@@ -337,66 +418,35 @@ supervise(struct exec *x, pid_t pid, int in, int out,
 			end = END_LOST;
 			break;
 		}
-		if (in != -1 && off == ev->len) {
-			close(in); /* its end of input */
-			in = -1;
-		}
+		if (e.in != -1 && e.off == ev->len)
+			close_fd(&e.in); /* its end of input */
 		if ((left = deadline - now_ms()) <= 0) {
 			x->host->log(x->host,
 			    "%s ran past %d s for event %s; killed", x->argv[0],
 			    x->timeout_ms / 1000, ev->id);
 			break;
 		}
-		nf = 0;
-		if (in != -1)
-			fds[nf++] = (struct pollfd){in, POLLOUT, 0};
-		if (out != -1)
-			fds[nf++] = (struct pollfd){out, POLLIN, 0};
-		if (pidfd != -1)
-			fds[nf++] = (struct pollfd){pidfd, POLLIN, 0};
+		nf = watch(&e, fds);
 		/* Without a pidfd (old kernel) exits are noticed by ticks. */
-		tick = pidfd != -1 ? (int)left : (left < 10 ? (int)left : 10);
-		if (poll(fds, (nfds_t)nf, tick) == -1 && errno != EINTR) {
+		if (poll(fds, (nfds_t)nf,
+		        e.pidfd != -1 || left < 10 ? (int)left : 10) == -1 &&
+		    errno != EINTR) {
 			x->host->log(x->host, "cannot watch %s: %s; killed",
 			    x->argv[0], strerror(errno));
 			break;
 		}
-		for (int i = 0; i < nf; i++) {
-			if (fds[i].revents == 0)
-				continue;
-			if (fds[i].fd == in) {
-				/* hookline ignores SIGPIPE: a command that
-				 * stopped reading gives EPIPE, and only its
-				 * exit status counts. */
-				n = write(in, ev->body + off, ev->len - off);
-				if (n > 0)
-					off += (size_t)n;
-				else if (n == -1 && errno != EAGAIN &&
-				    errno != EINTR) {
-					close(in);
-					in = -1;
-				}
-			} else if (fds[i].fd == out &&
-			    take_output(x, out, buf, sizeof(buf), &blen) ==
-			        -1) {
-				close(out);
-				out = -1;
-			}
-		}
+		pump(&e, fds, nf);
 	}
 	/* What it wrote just before it exited may still be in the pipe; a
 	 * grandchild holding the pipe open must not keep us past the
 	 * deadline. */
-	while (end == END_EXITED && out != -1 && now_ms() < deadline &&
-	    take_output(x, out, buf, sizeof(buf), &blen) == 1)
+	while (end == END_EXITED && e.out != -1 && now_ms() < deadline &&
+	    take_output(x, e.out, e.buf, sizeof(e.buf), &e.blen) == 1)
 		;
-	log_lines(x, buf, &blen, 1);
-	if (in != -1)
-		close(in);
-	if (out != -1)
-		close(out);
-	if (pidfd != -1)
-		close(pidfd);
+	log_lines(x, e.buf, &e.blen, 1);
+	close_fd(&e.in);
+	close_fd(&e.out);
+	close_fd(&e.pidfd);
 	return end;
 }
 

@@ -240,6 +240,14 @@ main(void)
 	ok(get(&b, REQ("HOOKLINE_SECRET=s", "HOOKLINE_LOG=/x")) == HL_OK &&
 	        b->read_timeout == 30,
 	    "read timeout defaults to 30 s");
+	ok(get(&b, REQ("HOOKLINE_SECRET=s", "HOOKLINE_LOG=/x",
+	               "HOOKLINE_TOLERANCE=86400")) == HL_OK &&
+	        b->tolerance == 86400,
+	    "tolerance up to a day (86400 s)");
+	ok(get(NULL, REQ("HOOKLINE_SECRET=s", "HOOKLINE_LOG=/x",
+	                 "HOOKLINE_TOLERANCE=86401")) == HL_ECONFIG &&
+	        strstr(why, "HOOKLINE_TOLERANCE") != NULL,
+	    "tolerance over a day refused");
 	{
 		static const char *const bad[] = {"0", "3601", "-1", "1s",
 		    " 1", "99999999999999999999"};
