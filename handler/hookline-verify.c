@@ -40,27 +40,6 @@ extern char **environ;
 #define EVENT_KEY ",\"event\":"
 #define MAX_PARAMS 8
 
-/*
- * The request parameters that carry each scheme's recorded values, as a
- * CGI server names the sender's headers (sig.c reads them under these
- * names).  hub's signature goes to sig_alt when it is a SHA-1 value.
- */
-static const struct {
-	const char *sig;
-	const char *sig_alt;
-	const char *delivery;
-	const char *ts;
-} names[HL_SCHEME_COUNT] = {
-    [HL_SCHEME_HUB] = {"HTTP_X_HUB_SIGNATURE_256", "HTTP_X_HUB_SIGNATURE",
-        "HTTP_X_GITHUB_DELIVERY", NULL},
-    [HL_SCHEME_STANDARD] = {"HTTP_WEBHOOK_SIGNATURE", NULL, "HTTP_WEBHOOK_ID",
-        "HTTP_WEBHOOK_TIMESTAMP"},
-    [HL_SCHEME_STRIPE] = {"HTTP_STRIPE_SIGNATURE", NULL, NULL, NULL},
-    [HL_SCHEME_SHOPIFY] = {"HTTP_X_SHOPIFY_HMAC_SHA256", NULL,
-        "HTTP_X_SHOPIFY_WEBHOOK_ID", NULL},
-    [HL_SCHEME_GITLAB] = {NULL, NULL, "HTTP_IDEMPOTENCY_KEY", NULL},
-};
-
 /* What one run counts; lines = all the others added up. */
 struct tally {
 	unsigned long lines, verified, failed, unsigned_, gitlab, torn;
@@ -422,20 +401,20 @@ recorded_clock(enum hl_scheme s, const struct rec *r)
 static int
 params_headers(char **params, int *n, enum hl_scheme s, const struct rec *r)
 {
-	const char *sig = names[s].sig;
+	const char *sig = sig_params(s)->signature;
 
 	if (s == HL_SCHEME_HUB && r->signature != NULL &&
 	    strncasecmp(r->signature, "sha256=", 7) != 0 &&
 	    strlen(r->signature) != 64)
-		sig = names[s].sig_alt;
+		sig = sig_params(s)->signature_alt;
 	if (sig != NULL && r->signature != NULL &&
 	    param_add(params, n, sig, r->signature) != 0)
 		return -1;
-	if (names[s].delivery != NULL && r->delivery != NULL &&
-	    param_add(params, n, names[s].delivery, r->delivery) != 0)
+	if (sig_params(s)->delivery != NULL && r->delivery != NULL &&
+	    param_add(params, n, sig_params(s)->delivery, r->delivery) != 0)
 		return -1;
-	if (names[s].ts != NULL && r->timestamp != NULL &&
-	    param_add(params, n, names[s].ts, r->timestamp) != 0)
+	if (sig_params(s)->timestamp != NULL && r->timestamp != NULL &&
+	    param_add(params, n, sig_params(s)->timestamp, r->timestamp) != 0)
 		return -1;
 	return 0;
 }

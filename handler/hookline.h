@@ -190,6 +190,15 @@ enum hl_err request_read_body(struct hl_request *);
 
 #define HL_MAC_MAX 32 /* SHA-256 */
 
+/* Scheme s's headers, as CGI parameters; NULL where it has none. */
+struct sig_params {
+	const char *signature; /* hub: X-Hub-Signature-256 */
+	const char *signature_alt; /* hub: X-Hub-Signature */
+	const char *delivery; /* the sender's delivery id */
+	const char *timestamp; /* standard: signed besides the body */
+};
+
+const struct sig_params *sig_params(enum hl_scheme);
 int sig_scheme(const char *, enum hl_scheme *);
 const char *sig_scheme_name(enum hl_scheme);
 int sig_hmac_key(EVP_MAC_CTX **, enum hl_alg, const unsigned char *, size_t);

@@ -53,18 +53,38 @@ static enum hl_err check_gitlab(struct hl_request *, struct signed_parts *);
 
 static const struct {
 	const char *name; /* HOOKLINE_SCHEME */
-	const char *delivery; /* the sender's delivery id header, or NULL */
+	struct sig_params p; /* its headers, as CGI parameters */
 	int logs_header; /* the header may be logged (it is no secret) */
 	enum hl_err (*check)(struct hl_request *, struct signed_parts *);
 } schemes[HL_SCHEME_COUNT] = {
-    [HL_SCHEME_HUB] = {"hub", "HTTP_X_GITHUB_DELIVERY", 1, check_hub},
-    [HL_SCHEME_STANDARD] = {"standard", "HTTP_WEBHOOK_ID", 1, check_standard},
-    [HL_SCHEME_STRIPE] = {"stripe", NULL, 1, check_stripe},
-    [HL_SCHEME_SHOPIFY] = {"shopify", "HTTP_X_SHOPIFY_WEBHOOK_ID", 1,
-        check_shopify},
+    [HL_SCHEME_HUB] = {"hub",
+        {"HTTP_X_HUB_SIGNATURE_256", "HTTP_X_HUB_SIGNATURE",
+            "HTTP_X_GITHUB_DELIVERY", NULL},
+        1, check_hub},
+    [HL_SCHEME_STANDARD] = {"standard",
+        {"HTTP_WEBHOOK_SIGNATURE", NULL, "HTTP_WEBHOOK_ID",
+            "HTTP_WEBHOOK_TIMESTAMP"},
+        1, check_standard},
+    [HL_SCHEME_STRIPE] = {"stripe", {"HTTP_STRIPE_SIGNATURE", NULL, NULL, NULL},
+        1, check_stripe},
+    [HL_SCHEME_SHOPIFY] = {"shopify",
+        {"HTTP_X_SHOPIFY_HMAC_SHA256", NULL, "HTTP_X_SHOPIFY_WEBHOOK_ID", NULL},
+        1, check_shopify},
     /* The GitLab token is the secret itself: never logged. */
-    [HL_SCHEME_GITLAB] = {"gitlab", "HTTP_IDEMPOTENCY_KEY", 0, check_gitlab},
+    [HL_SCHEME_GITLAB] = {"gitlab",
+        {"HTTP_X_GITLAB_TOKEN", NULL, "HTTP_IDEMPOTENCY_KEY", NULL}, 0,
+        check_gitlab},
 };
+
+/*
+ * The request parameters that carry scheme s's headers (hookline-verify
+ * puts a record's values back under these names).
+ */
+const struct sig_params *
+sig_params(enum hl_scheme s)
+{
+	return &schemes[s].p;
+}
 
 /*
  * The scheme called name ("github" is another name of "hub").  Returns 0
@@ -353,9 +373,9 @@ check_standard(struct hl_request *req, struct signed_parts *sp)
 	int n = 0;
 	enum hl_err rc;
 
-	sp->id = io_param(req->io, "HTTP_WEBHOOK_ID");
-	sp->ts = io_param(req->io, "HTTP_WEBHOOK_TIMESTAMP");
-	sp->header = io_param(req->io, "HTTP_WEBHOOK_SIGNATURE");
+	sp->id = io_param(req->io, schemes[HL_SCHEME_STANDARD].p.delivery);
+	sp->ts = io_param(req->io, schemes[HL_SCHEME_STANDARD].p.timestamp);
+	sp->header = io_param(req->io, schemes[HL_SCHEME_STANDARD].p.signature);
 	if (sp->id == NULL || sp->ts == NULL || sp->header == NULL) {
 		why_set(&req->why, "no %s header",
 		    sp->id == NULL       ? "webhook-id"
@@ -407,7 +427,8 @@ check_stripe(struct hl_request *req, struct signed_parts *sp)
 	int n = 0;
 	enum hl_err rc;
 
-	if ((sp->header = io_param(req->io, "HTTP_STRIPE_SIGNATURE")) == NULL) {
+	if ((sp->header = io_param(req->io,
+	         schemes[HL_SCHEME_STRIPE].p.signature)) == NULL) {
 		why_set(&req->why, "no Stripe-Signature header");
 		return HL_ESIG;
 	}
@@ -454,8 +475,8 @@ check_shopify(struct hl_request *req, struct signed_parts *sp)
 {
 	unsigned char mac[1][HL_MAC_MAX];
 
-	if ((sp->header = io_param(req->io, "HTTP_X_SHOPIFY_HMAC_SHA256")) ==
-	    NULL) {
+	if ((sp->header = io_param(req->io,
+	         schemes[HL_SCHEME_SHOPIFY].p.signature)) == NULL) {
 		why_set(&req->why, "no X-Shopify-Hmac-Sha256 header");
 		return HL_ESIG;
 	}
@@ -481,7 +502,8 @@ check_gitlab(struct hl_request *req, struct signed_parts *sp)
 	const struct hl_key *k;
 	int found = 0;
 
-	if ((sp->header = io_param(req->io, "HTTP_X_GITLAB_TOKEN")) == NULL) {
+	if ((sp->header = io_param(req->io,
+	         schemes[HL_SCHEME_GITLAB].p.signature)) == NULL) {
 		why_set(&req->why, "no X-Gitlab-Token header");
 		return HL_ESIG;
 	}
@@ -528,8 +550,9 @@ sig_check(struct hl_request *req)
 	enum hl_err rc;
 
 	req->scheme = NULL;
-	req->delivery =
-	    schemes[s].delivery ? io_param(req->io, schemes[s].delivery) : NULL;
+	req->delivery = schemes[s].p.delivery
+	    ? io_param(req->io, schemes[s].p.delivery)
+	    : NULL;
 	if (req->cfg->nkeys == 0) {
 		/* HOOKLINE_ALLOW_UNSIGNED=1 and no secret: what came is
 		 * logged, unverified. */
