@@ -29,7 +29,7 @@ blocks = re.findall(r"^```[a-z]*\n(.*?)^```$", md, re.M | re.S)
 for name in FILES:
     text = read("deploy", name)
     if name.endswith(".in"):
-        text = text.replace("@sbindir@", "/usr/local/sbin")
+        text = text.replace("@sbindir@", "/usr/sbin")
     tap.ok(text in blocks, "docs/deploy.md shows deploy/%s verbatim" % name)
 
 page = os.path.join(SRCDIR, "docs", "hookline.8")

@@ -4,7 +4,9 @@ files that deploy/ ships and docs/deploy.md shows.
 A Site is a temporary directory that stands in for the production paths
 those files name (/etc/hookline, /var/log/hookline, /run/hookline, ...).
 A shipped file is read from deploy/, its production paths (and secret
-placeholders) are replaced by the Site's, and nothing else is changed.
+placeholders) are replaced by the Site's, and nothing else is changed,
+but for the sanitizer settings that Apache adds to a FcgidCmdOptions
+line's InitialEnv (it passes no other environment to that program).
 Servers start as root and serve as www-data, as Debian runs them, on
 127.0.0.1 only; every one is stopped at exit, and any process left that
 names the Site's directory is killed by its pid.
@@ -37,7 +39,8 @@ PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # The production paths that shipped files may name, and where a Site
 # keeps each (relative to its directory).
 PRODUCTION = {
-    "/usr/local/sbin/hookline": None,  # the binary under test
+    "/usr/sbin/hookline": None,  # the binary under test
+    "/usr/local/sbin/hookline-sites": "sbin/hookline-sites",  # a link to it
     "/etc/hookline": "etc",
     "/var/log/hookline": "log",
     "/run/hookline": "run/hookline",
@@ -74,6 +77,7 @@ class Site:
         self.bin = self.path("sbin/hookline")
         shutil.copy(BIN, self.bin)
         os.chmod(self.bin, 0o755)
+        os.symlink(self.bin, self.path("sbin/hookline-sites"))
         for prod, rel in PRODUCTION.items():
             self.paths[prod] = self.bin if rel is None else os.path.join(self.dir, rel)
         self.secret = "hl-" + secrets.token_urlsafe(24)
@@ -281,6 +285,8 @@ class Apache(Server):
         if "env" in modules:
             conf.append("PassEnv ASAN_OPTIONS UBSAN_OPTIONS")
         conf.append(body)
+        for p in includes:
+            _add_sanitizer_env(p, san)
         conf += ['Include "%s"' % p for p in includes]
         self.conf = os.path.join(top, "apache2.conf")
         with open(self.conf, "w") as f:
@@ -289,6 +295,19 @@ class Apache(Server):
 
     def errors(self):
         return read_text(self.errlog) + Server.errors(self)
+
+
+def _add_sanitizer_env(path, env):
+    """mod_fcgid gives a program that has FcgidCmdOptions only the
+    environment those options name (not FcgidInitialEnv's): the sanitizer
+    settings go into each such line of the file at path."""
+    with open(path) as f:
+        text = f.read()
+    extra = "".join(" InitialEnv %s=%s" % (k, env[k]) for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"))
+    new = re.sub(r"^(FcgidCmdOptions \S+)", lambda m: m.group(1) + extra, text, flags=re.M)
+    if new != text:
+        with open(path, "w") as f:
+            f.write(new)
 
 
 class Nginx(Server):
@@ -537,7 +556,9 @@ def standard_events(tap, client, path, secret, label, first=0, chunked=200, port
     try:
         r = client.post(path, b, {"X-Hub-Signature": sha1_sig(secret, b)})
         answers.append(r.body)
-        who = "hookline" if r.headers.get("content-type") == "application/json" else "the web server"
+        # hookline's answers end with a newline; a web server's JSON
+        # ErrorDocument string cannot.
+        who = "hookline" if r.body.endswith(b"}\n") else "the web server"
         tap.ok(r.status == 413, "%s: 2 MiB event: 413 (from %s)" % (label, who), (r.status, r.body[:300]))
     except OSError as e:
         client.close()
