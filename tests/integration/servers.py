@@ -26,7 +26,7 @@ import subprocess
 import time
 
 from harness import (BIN, SRCDIR, Workdir, child_env, event_body, free_port, logged_event_bytes,
-                     raw_request, read_log, sanitizer_reports, sha1_sig, sha256_sig, wait_port)
+                     raw_request, read_log, require, sanitizer_reports, sha1_sig, sha256_sig, skip, wait_port)
 
 DEPLOY = os.path.join(SRCDIR, "deploy")
 USER = "www-data"
@@ -53,6 +53,24 @@ def which(name):
     return shutil.which(name, path=PATH)
 
 
+def need_www_data():
+    """Ends the test with a SKIP unless it can do what Debian does: start
+    servers as root that serve as www-data, and give files to www-data."""
+    if os.geteuid() != 0:
+        skip("needs root: the web servers start as root and serve as %s" % USER)
+    try:
+        pw = pwd.getpwnam(USER)
+    except KeyError:
+        skip("no user %s here" % USER)
+    work = Workdir("hookline-probe-")
+    try:
+        os.chown(work.path, pw.pw_uid, pw.pw_gid)
+    except OSError as e:
+        skip("cannot give a file to %s here (%s): a container that does not map that user?" % (USER, e))
+    finally:
+        work.cleanup()
+
+
 def _chown(path, user=USER, group=USER, mode=None):
     os.chown(path, pwd.getpwnam(user).pw_uid if user else 0, grp.getgrnam(group).gr_gid if group else 0)
     if mode is not None:
@@ -67,6 +85,7 @@ class Site:
     """
 
     def __init__(self, name):
+        need_www_data()
         self.work = Workdir("hookline-%s-" % name)
         self.dir = self.work.path
         self.paths = {}
@@ -244,6 +263,11 @@ class Apache(Server):
     which the files in includes are Included."""
 
     def __init__(self, site, modules, includes=(), body=""):
+        require("apache2", "apache2")
+        for m in modules:
+            if not os.path.exists("%s/mod_%s.so" % (APACHE_MODULES, m)):
+                skip("Apache's mod_%s not installed (Debian package %s)"
+                     % (m, {"fcgid": "libapache2-mod-fcgid"}.get(m, "apache2")))
         port = free_port()
         top = site.path("apache")
         run = os.path.join(top, "run")
@@ -315,6 +339,7 @@ class Nginx(Server):
     includes the file at include."""
 
     def __init__(self, site, include):
+        require("nginx", "nginx")
         port = free_port()
         top = site.path("nginx")
         tmp = os.path.join(top, "tmp")
@@ -359,6 +384,7 @@ class Lighttpd(Server):
     with the file at include."""
 
     def __init__(self, site, include):
+        require("lighttpd", "lighttpd")
         port = free_port()
         top = site.path("lighttpd")
         os.makedirs(top)
@@ -391,6 +417,7 @@ class SpawnFcgi:
     (its paths replaced, nothing else): 4 processes on a Unix socket."""
 
     def __init__(self, site):
+        require("spawn-fcgi", "spawn-fcgi")
         self.site = site
         script = site.install("spawn-fcgi/hookline-spawn-fcgi", mode=0o755)
         self.out = site.path("spawn-fcgi.out")
