@@ -1,0 +1,275 @@
+"""hookline on a fresh Debian machine, the way a new user meets it.
+
+In a root with nothing but git (freshroot.py), for one release:
+
+1. the README's first command: clone the repository, run scripts/serve,
+   run the curl command it prints (200, the event's id) and the jq
+   command that reads the event back; Ctrl-C (SIGINT to its process
+   group, as a terminal sends it) stops it and leaves no process behind;
+2. the Debian package: dpkg-buildpackage -us -uc -b in that clone (after
+   apt-get build-dep), and lintian on the result: no error, no warning
+   that is not overridden with a reason;
+3. in a second fresh root, the package as an Apache admin installs it:
+   apt install ./hookline_*.deb apache2 libapache2-mod-fcgid; the secret
+   it generated (root:www-data 0640) and said so; nothing enabled; then
+   a2enconf, Apache started, a signed event: 200 and in
+   /var/log/hookline/; Apache's own 413 is JSON; then remove and purge
+   leave nothing of the package behind but the event logs.
+
+Apache in the root is stopped by policy-rc.d while packages install (the
+root shares the host's network) and listens on 127.0.0.1 at a free port:
+the only changes the test makes to what a user would do.  A release whose
+root cannot be made here (no root, no namespaces, no network for the first
+download) is a SKIP with the reason.
+"""
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "integration"))
+sys.path.insert(0, HERE)
+
+import freshroot  # noqa: E402
+from harness import Client, Response, Tap, free_port, sha1_sig  # noqa: E402
+from servers import MIB, sized_event  # noqa: E402
+
+APT = "DEBIAN_FRONTEND=noninteractive "
+SAMPLE = "tests/vectors/hotglue-job-completed.json"
+
+
+def serve(tap, root, rel):
+    """Step 1: scripts/serve, the command it prints, Ctrl-C."""
+    port = free_port()
+    t0 = time.time()
+    proc = root.popen("cd %s && exec scripts/serve" % freshroot.CLONE, env={"PORT": str(port)})
+    found, out = freshroot.wait_output(proc, "Ctrl-C stops it.", 1800)
+    if not tap.ok(found, "Debian %s: scripts/serve installs, builds and serves (%d s)" % (rel, time.time() - t0),
+                  out[-3000:]):
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        return
+    lines = out.splitlines()
+    where = [i for i, ln in enumerate(lines) if ln.startswith("send a signed sample hotglue event, from ")]
+    reads = [i for i, ln in enumerate(lines) if ln.startswith("and read it back:")]
+    tap.ok(where and reads, "it prints the command to send a signed event and the one to read it back", out)
+    if where and reads:
+        cwd = lines[where[0]][len("send a signed sample hotglue event, from "):].rstrip(":")
+        curl = lines[where[0] + 1].strip()
+        jq = lines[reads[0] + 1].strip()
+        rc, answer = root.run("cd %s && %s" % (cwd, curl), timeout=120)
+        with open(root.path(os.path.join(freshroot.CLONE, SAMPLE)), "rb") as f:
+            sample = f.read()
+        want = {"ok": True, "id": hashlib.sha256(sample).hexdigest()}
+        tap.ok(rc == 0 and _json(answer) == want, "Debian %s: the printed curl command: stored, the event's id"
+               % rel, "%s\nexit %s: %s" % (curl, rc, answer))
+        # The status itself, which curl -sS does not show.
+        with open(root.path(os.path.join(cwd, "var/secret"))) as f:
+            secret = f.read()
+        r = Client(port).post("/hook", sample, {"X-Hub-Signature": sha1_sig(secret, sample)})
+        tap.eq(r.status, 200, "Debian %s: the same event signed with var/secret: 200" % rel)
+        rc, got = root.run("cd %s && %s" % (cwd, jq), timeout=60)
+        records = [_json(ln) for ln in got.splitlines()]
+        tap.ok(rc == 0 and len(records) == 2 and all(r and r.get("status") == "JOB_COMPLETED" for r in records),
+               "Debian %s: the printed jq command reads both events back" % rel, "exit %s: %s" % (rc, got))
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        rc = proc.wait(timeout=60)
+    except Exception:
+        rc = None
+    _, rest = freshroot.wait_output(proc, "\0", 5)
+    tap.ok(rc == 0 and "stopped" in rest, "Debian %s: Ctrl-C stops scripts/serve (exit %s)" % (rel, rc), rest)
+    if rc is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    left = _settle(root)
+    tap.eq(left, [], "Debian %s: Ctrl-C leaves no process behind" % rel)
+
+
+def build_package(tap, root, rel):
+    """Step 2: dpkg-buildpackage and lintian; returns the .deb paths."""
+    t0 = time.time()
+    rc, out = root.run("cd %s && %sapt-get build-dep -y -qq --no-install-recommends ./ >/tmp/build-dep.log 2>&1 "
+                       "|| { tail -20 /tmp/build-dep.log; exit 1; }; dpkg-buildpackage -us -uc -b"
+                       % (freshroot.CLONE, APT), timeout=2400)
+    debs = sorted(n for n in os.listdir(root.path("root")) if n.endswith(".deb"))
+    tap.ok(rc == 0 and any(n.startswith("hookline_") for n in debs) and any(n.startswith("hookline-dev_")
+                                                                            for n in debs),
+           "Debian %s: dpkg-buildpackage -us -uc -b: %s (%d s)" % (rel, " ".join(debs), time.time() - t0),
+           out[-3000:])
+    rc, out = root.run("%sapt-get install -y -qq --no-install-recommends lintian >/tmp/lintian-apt.log 2>&1 "
+                       "|| { tail -20 /tmp/lintian-apt.log; exit 1; }; cd /root && "
+                       "lintian --pedantic -I --show-overrides hookline_*.changes" % APT, timeout=1200)
+    shown = [ln for ln in out.splitlines() if ln.strip() and "running with root privileges" not in ln]
+    for ln in shown:
+        print("# lintian (Debian %s): %s" % (rel, ln))
+    bad = [ln for ln in shown if re.match(r"[EW]: ", ln)]
+    tap.ok(rc == 0 and not bad, "Debian %s: lintian: no error, no warning without an override" % rel,
+           "exit %s\n%s" % (rc, "\n".join(bad)))
+    return [root.path("root/" + n) for n in debs]
+
+
+def install(tap, root, rel, debs):
+    """Step 3: the package in a fresh root, behind Apache; then purge."""
+    for d in debs:
+        shutil.copy(d, root.path("root"))
+    _policy_rc_d(root)
+    rc, out = root.run("cd /root && %sapt install -y ./hookline_*.deb apache2 libapache2-mod-fcgid" % APT,
+                       timeout=1800)
+    tap.ok(rc == 0, "Debian %s: apt install ./hookline_*.deb apache2 libapache2-mod-fcgid" % rel, out[-3000:])
+    if rc != 0:
+        return
+    said = [ln for ln in out.splitlines() if ln.startswith("hookline:")]
+    tap.ok(any("/etc/hookline/secret" in ln for ln in said), "Debian %s: the package says where the secret is"
+           % rel, "\n".join(said))
+    tap.eq(_owner(root, "etc/hookline/secret"), ("root", "www-data", "0o640"),
+           "Debian %s: /etc/hookline/secret is root:www-data 0640" % rel)
+    tap.eq(_owner(root, "etc/hookline"), ("root", "www-data", "0o750"), "Debian %s: /etc/hookline is 0750" % rel)
+    tap.eq(_owner(root, "var/log/hookline"), ("www-data", "www-data", "0o750"),
+           "Debian %s: /var/log/hookline belongs to www-data" % rel)
+    enabled = [p for p in ("etc/apache2/conf-enabled/hookline.conf", "etc/apache2/conf-enabled/hookline-proxy-fcgi.conf",
+                           "etc/lighttpd/conf-enabled/50-hookline.conf",
+                           "etc/systemd/system/sockets.target.wants/hookline.socket")
+               if os.path.lexists(root.path(p))]
+    tap.eq(enabled, [], "Debian %s: nothing enabled by the installation" % rel)
+    rc, out = root.run("dpkg -L hookline", timeout=60)
+    files = out.split()
+
+    port = free_port()
+    with open(root.path("etc/apache2/ports.conf"), "w") as f:
+        f.write("Listen 127.0.0.1:%d\n" % port)
+    rc, out = root.run("a2enmod headers && a2enconf hookline && apache2ctl start", timeout=120)
+    tap.ok(rc == 0, "Debian %s: a2enmod headers, a2enconf hookline, Apache starts" % rel, out)
+    with open(root.path("etc/hookline/secret")) as f:
+        secret = f.read().strip()
+    body = b'{"status":"JOB_COMPLETED","job_id":"fresh-%s"}' % rel.encode()
+    r = _post(port, body, secret)
+    errlog = root.path("var/log/apache2/error.log")
+    tap.ok(r.status == 200 and _json(r.body) == {"ok": True, "id": hashlib.sha256(body).hexdigest()},
+           "Debian %s: a signed event: 200" % rel, (r.status, r.body[:300], _read(errlog)[-2000:]))
+    logged = _read(root.path("var/log/hookline/events.jsonl"))
+    tap.ok(body in logged, "Debian %s: the event is in /var/log/hookline/events.jsonl" % rel, logged[-600:])
+    r = _post(port, sized_event(2 * MIB), secret)
+    tap.eq((r.status, r.headers.get("content-type"), _json(r.body)),
+           (413, "application/json", {"error": "body too large"}), "Debian %s: Apache's own 413 is JSON" % rel)
+    rc, out = root.run("apache2ctl stop", timeout=120)
+    left = _settle(root)
+    tap.eq(left, [], "Debian %s: Apache stopped, no process left" % rel)
+
+    rc, out = root.run("%sapt-get remove -y hookline" % APT, timeout=600)
+    tap.ok(rc == 0 and not os.path.lexists(root.path("usr/sbin/hookline"))
+           and not os.path.lexists(root.path("etc/apache2/conf-enabled/hookline.conf")),
+           "Debian %s: apt-get remove: the programs are gone, the Apache conf is disabled" % rel, out[-2000:])
+    rc, out = root.run("%sapt-get purge -y hookline" % APT, timeout=600)
+    tap.ok(rc == 0, "Debian %s: apt-get purge hookline" % rel, out[-2000:])
+    rc, out = root.run("apache2ctl configtest", timeout=60)
+    tap.ok(rc == 0, "Debian %s: Apache's configuration is still valid" % rel, out)
+    left = _leftovers(root, files)
+    tap.eq(left, [], "Debian %s: purge leaves nothing of the package but the event logs" % rel)
+    tap.ok(body in _read(root.path("var/log/hookline/events.jsonl")), "Debian %s: the event log is kept" % rel)
+
+
+def _post(port, body, secret, seconds=30):
+    """POSTs a signed body once the server answers; a Response whose
+    status is 0 when it never did (the error as its body)."""
+    deadline = time.time() + seconds
+    while True:
+        c = Client(port, timeout=60)
+        try:
+            return c.post("/hook", body, {"X-Hub-Signature": sha1_sig(secret, body)})
+        except OSError as e:
+            if time.time() > deadline:
+                return Response(0, {}, repr(e).encode())
+            time.sleep(0.5)
+        finally:
+            c.close()
+
+
+def _leftovers(root, files):
+    """What of the package is still in the root: paths named after it
+    (but the event logs), its files, and mentions of it in /etc."""
+    left = []
+    skip = {"proc", "sys", "dev", "run", "tmp", "root", "var/cache/apt", "var/lib/apt/lists", "var/log/apt"}
+    for top, dirs, names in os.walk(root.dir):
+        rel = os.path.relpath(top, root.dir)
+        dirs[:] = [d for d in dirs if os.path.normpath(os.path.join(rel, d)) not in skip]
+        for n in dirs + names:
+            p = os.path.normpath(os.path.join(rel, n))
+            if "hookline" in n and not (p == "var/log/hookline" or p.startswith("var/log/hookline/")):
+                left.append("/" + p)
+    for f in files:
+        p = root.path(f)
+        if os.path.lexists(p) and not os.path.isdir(p):
+            left.append(f)
+    rc, out = root.run("grep -rl hookline /etc || true", timeout=120)
+    left += ["mentioned in " + ln for ln in out.split()]
+    return sorted(set(left))
+
+
+def _policy_rc_d(root):
+    with open(root.path("usr/sbin/policy-rc.d"), "w") as f:
+        f.write("#!/bin/sh\n# tests/fresh: no service starts in a root that shares the host's network\nexit 101\n")
+    os.chmod(root.path("usr/sbin/policy-rc.d"), 0o755)
+
+
+def _owner(root, rel):
+    """(user, group, mode) of a path in the root, by the root's own names."""
+    try:
+        st = os.stat(root.path(rel))
+    except OSError as e:
+        return str(e)
+    names = {}
+    for db in ("passwd", "group"):
+        with open(root.path("etc/" + db)) as f:
+            names[db] = {int(ln.split(":")[2]): ln.split(":")[0] for ln in f if ln.count(":") >= 3}
+    return (names["passwd"].get(st.st_uid, st.st_uid), names["group"].get(st.st_gid, st.st_gid),
+            oct(st.st_mode & 0o777))
+
+
+def _settle(root, seconds=20):
+    """The processes left in the namespace, once they had a moment to go."""
+    deadline = time.time() + seconds
+    left = root.processes()
+    while left and time.time() < deadline:
+        time.sleep(0.2)
+        left = root.processes()
+    return left
+
+
+def _json(text):
+    try:
+        return json.loads(text)
+    except (ValueError, TypeError):
+        return None
+
+
+def _read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def main(rel):
+    try:
+        root = freshroot.run(rel)
+    except freshroot.Unavailable as e:
+        print("1..0 # SKIP no fresh Debian %s root: %s" % (rel, e))
+        sys.exit(0)
+    tap = Tap()
+    n = root.clone()
+    if n:
+        print("# the clone is HEAD plus %d uncommitted files of the working tree" % n)
+    serve(tap, root, rel)
+    debs = build_package(tap, root, rel)
+    if debs:
+        second = root.sibling()
+        install(tap, second, rel, debs)
+    tap.done()
