@@ -13,8 +13,12 @@ In a root with nothing but git (freshroot.py), for one release:
    apt install ./hookline_*.deb apache2 libapache2-mod-fcgid; the secret
    it generated (root:www-data 0640) and said so; nothing enabled; then
    a2enconf, Apache started, a signed event: 200 and in
-   /var/log/hookline/; Apache's own 413 is JSON; then remove and purge
-   leave nothing of the package behind but the event logs.
+   /var/log/hookline/; Apache's own 413 is JSON; docs/deploy.md walked
+   section by section, its commands as written; then remove and purge
+   leave nothing of the package behind but the event logs;
+4. in a third fresh root, the README's "Building by hand" commands as
+   written: make check passes, and what cannot run without the servers
+   and tools that scripts/check would install is a SKIP with its reason.
 
 Apache in the root is stopped by policy-rc.d while packages install (the
 root shares the host's network) and listens on 127.0.0.1 at a free port:
@@ -23,6 +27,7 @@ root cannot be made here (no root, no namespaces, no network for the first
 download) is a SKIP with the reason.
 """
 
+import glob
 import hashlib
 import json
 import os
@@ -36,6 +41,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, HERE)
 
+import deploy_docs  # noqa: E402
 import freshroot  # noqa: E402
 from harness import Client, Response, Tap, free_port, sha1_sig  # noqa: E402
 from servers import MIB, sized_event  # noqa: E402
@@ -95,13 +101,13 @@ def serve(tap, root, rel):
 def build_package(tap, root, rel):
     """Step 2: dpkg-buildpackage and lintian; returns the .deb paths."""
     t0 = time.time()
-    rc, out = root.run("cd %s && %sapt-get build-dep -y -qq --no-install-recommends ./ >/tmp/build-dep.log 2>&1 "
-                       "|| { tail -20 /tmp/build-dep.log; exit 1; }; dpkg-buildpackage -us -uc -b"
-                       % (freshroot.CLONE, APT), timeout=2400)
+    block = [text for lang, text in _sections(root)["The package"] if lang == "sh"][0]
+    rc, out = root.run("cd /root && set -e && " + block, env={"DEBIAN_FRONTEND": "noninteractive"}, timeout=2400)
     debs = sorted(n for n in os.listdir(root.path("root")) if n.endswith(".deb"))
     tap.ok(rc == 0 and any(n.startswith("hookline_") for n in debs) and any(n.startswith("hookline-dev_")
                                                                             for n in debs),
-           "Debian %s: dpkg-buildpackage -us -uc -b: %s (%d s)" % (rel, " ".join(debs), time.time() - t0),
+           "Debian %s: docs/deploy.md's package commands, as written: %s (%d s)"
+           % (rel, " ".join(debs), time.time() - t0),
            out[-3000:])
     rc, out = root.run("%sapt-get install -y -qq --no-install-recommends lintian >/tmp/lintian-apt.log 2>&1 "
                        "|| { tail -20 /tmp/lintian-apt.log; exit 1; }; cd /root && "
@@ -133,7 +139,8 @@ def install(tap, root, rel, debs):
     tap.eq(_owner(root, "etc/hookline"), ("root", "www-data", "0o750"), "Debian %s: /etc/hookline is 0750" % rel)
     tap.eq(_owner(root, "var/log/hookline"), ("www-data", "www-data", "0o750"),
            "Debian %s: /var/log/hookline belongs to www-data" % rel)
-    enabled = [p for p in ("etc/apache2/conf-enabled/hookline.conf", "etc/apache2/conf-enabled/hookline-proxy-fcgi.conf",
+    enabled = [p for p in ("etc/apache2/conf-enabled/hookline.conf",
+                           "etc/apache2/conf-enabled/hookline-proxy-fcgi.conf",
                            "etc/lighttpd/conf-enabled/50-hookline.conf",
                            "etc/systemd/system/sockets.target.wants/hookline.socket")
                if os.path.lexists(root.path(p))]
@@ -162,6 +169,8 @@ def install(tap, root, rel, debs):
     left = _settle(root)
     tap.eq(left, [], "Debian %s: Apache stopped, no process left" % rel)
 
+    walk(tap, root, rel)
+
     rc, out = root.run("%sapt-get remove -y hookline" % APT, timeout=600)
     tap.ok(rc == 0 and not os.path.lexists(root.path("usr/sbin/hookline"))
            and not os.path.lexists(root.path("etc/apache2/conf-enabled/hookline.conf")),
@@ -172,7 +181,148 @@ def install(tap, root, rel, debs):
     tap.ok(rc == 0, "Debian %s: Apache's configuration is still valid" % rel, out)
     left = _leftovers(root, files)
     tap.eq(left, [], "Debian %s: purge leaves nothing of the package but the event logs" % rel)
-    tap.ok(body in _read(root.path("var/log/hookline/events.jsonl")), "Debian %s: the event log is kept" % rel)
+    kept = b"".join(_read(p) for p in glob.glob(root.path("var/log/hookline/events.jsonl*")))
+    tap.ok(body in kept, "Debian %s: the event log is kept" % rel, os.listdir(root.path("var/log/hookline")))
+
+
+# systemctl for a root without systemd, for the walk: it starts the web
+# servers as Debian's units would, but on 127.0.0.1 at the walk's port
+# (the root shares the host's network), after the section's commands
+# have set them up.
+SYSTEMCTL = r"""#!/bin/sh
+# tests/fresh: systemctl in a root without systemd (see fresh.py)
+set -e
+port=${HOOKLINE_WALK_PORT:?}
+unit=${2%.service}
+case $unit in
+apache2)
+	echo "Listen 127.0.0.1:$port" >/etc/apache2/ports.conf
+	exec apache2ctl restart ;;
+nginx)
+	sed -i -E "/listen \[::\]/d; s/^(\s*)listen [0-9.:]+( default_server)?;/\1listen 127.0.0.1:$port\2;/" \
+		/etc/nginx/sites-available/default
+	if [ -s /run/nginx.pid ] && kill -0 "$(cat /run/nginx.pid)" 2>/dev/null; then
+		exec nginx -s reload
+	fi
+	exec nginx ;;
+lighttpd)
+	sed -i -E "s/^server.port\s*=.*/server.port = $port/; /use-ipv6/d" /etc/lighttpd/lighttpd.conf
+	grep -q '^server.bind' /etc/lighttpd/lighttpd.conf || echo 'server.bind = "127.0.0.1"' >>/etc/lighttpd/lighttpd.conf
+	install -d -o www-data -g www-data -m 0750 /run/lighttpd
+	if [ -s /run/lighttpd.pid ]; then
+		kill "$(cat /run/lighttpd.pid)" 2>/dev/null || true
+		sleep 1
+	fi
+	exec lighttpd -f /etc/lighttpd/lighttpd.conf ;;
+esac
+echo "systemctl: $*: no systemd in this root" >&2
+exit 1
+"""
+
+# What the walk undoes before a section that starts afresh: the servers
+# stopped, the snippets disabled, the nginx include taken out again.
+RESET = r"""
+apache2ctl stop 2>/dev/null || true
+[ -s /run/nginx.pid ] && nginx -s stop 2>/dev/null || true
+[ -s /run/lighttpd.pid ] && kill "$(cat /run/lighttpd.pid)" 2>/dev/null || true
+[ -s /run/hookline/hookline.pid ] && kill $(cat /run/hookline/hookline.pid) 2>/dev/null || true
+for c in hookline hookline-proxy-fcgi hookline-fcgid-sites; do
+	[ -e /etc/apache2/conf-enabled/$c.conf ] && a2disconf -q $c
+done
+[ -e /etc/lighttpd/conf-enabled/50-hookline.conf ] && lighty-disable-mod hookline >/dev/null
+site=/etc/nginx/sites-available/default
+[ -e $site ] && sed -i '/include snippets\/hookline.conf;/d' $site
+true
+"""
+
+
+# The files docs/deploy.md has the admin make, the admin's and not the
+# package's: removed after the walk, before the package is purged.
+UNDO = r"""
+rm -f /usr/local/sbin/hookline-sites /usr/local/sbin/hookline-spawn-fcgi /etc/hookline/site-a.secret \
+	/etc/hookline/site-b.secret /etc/apache2/conf-available/hookline-fcgid-sites.conf \
+	/var/lib/apache2/conf/disabled_by_admin/hookline-fcgid-sites
+"""
+
+
+def _sections(root):
+    with open(root.path(os.path.join(freshroot.CLONE, "docs/deploy.md"))) as f:
+        return deploy_docs.sections(f.read())
+
+
+def walk(tap, root, rel):
+    """docs/deploy.md's sections, their sh blocks run as written from
+    /root (where the packages are), each block with bash -e; the checks
+    must store their event.  curl reaches "localhost" at the walk's port
+    (~/.curlrc) and systemctl is the shim above: the only stand-ins."""
+    with open(os.path.join(os.path.dirname(HERE), "..", "docs", "deploy.md")) as f:
+        secs = deploy_docs.sections(f.read())
+    port = free_port()
+    with open(root.path("usr/local/sbin/systemctl"), "w") as f:
+        f.write(SYSTEMCTL)
+    os.chmod(root.path("usr/local/sbin/systemctl"), 0o755)
+    with open(root.path("root/.curlrc"), "w") as f:
+        f.write('connect-to = "localhost:80:127.0.0.1:%d"\n' % port)
+    env = {"HOOKLINE_WALK_PORT": str(port), "DEBIAN_FRONTEND": "noninteractive"}
+    for title, _, how in deploy_docs.SETUPS:
+        if how not in ("reset", "keep"):
+            tap.skip("Debian %s: docs/deploy.md, %s, as written" % (rel, title), how)
+            continue
+        if how == "reset":
+            root.run(RESET, timeout=120)
+            _settle(root, 10)
+        t0 = time.time()
+        for lang, block in secs[title]:
+            if lang != "sh":
+                continue
+            rc, out = root.run("cd /root && set -e\n" + block, env=env, timeout=900)
+            m = deploy_docs.CHECK.search(block)
+            if m is None:
+                ok = tap.ok(rc == 0, "Debian %s: %s: %s" % (rel, title, block.splitlines()[0]), out[-3000:])
+            else:
+                job = re.search(r'"job_id":"([^"]+)"', block).group(1)
+                lines = out.splitlines()
+                ok = tap.ok(rc == 0 and len(lines) >= 2 and lines[-2].startswith('{"ok":true,"id":"')
+                            and '"job_id":"%s"' % job in lines[-1],
+                            "Debian %s: %s: the check stores its event (%d s)" % (rel, title, time.time() - t0),
+                            out[-3000:])
+            if not ok:
+                break
+    root.run(RESET + UNDO, timeout=120)
+    tap.eq(_settle(root), [], "Debian %s: the walk's servers stopped, no process left" % rel)
+
+
+def by_hand(tap, root, rel):
+    """Step 4: the README's "Building by hand" commands, as written, in a
+    fresh clone: the build and make check pass, every test that cannot
+    run without the web servers and tools scripts/check installs is a
+    SKIP with its reason, none fails."""
+    with open(os.path.join(HERE, "..", "..", "README.md")) as f:
+        readme = f.read()
+    m = re.search(r"^Building by hand, on Debian 12 or 13, as root:\n\n((?:    .*\n)+)", readme, re.M)
+    if not tap.ok(m is not None, "the README's building-by-hand commands"):
+        return
+    block = "".join(ln[4:] for ln in m.group(1).splitlines(True))
+    root.clone()
+    t0 = time.time()
+    rc, out = root.run("cd %s && set -e\n%s" % (freshroot.CLONE, block), timeout=2400,
+                       env={"DEBIAN_FRONTEND": "noninteractive"})
+    summary = dict(re.findall(r"^# (TOTAL|PASS|SKIP|FAIL|ERROR|XPASS): +(\d+)$", out, re.M))
+    tap.ok(rc == 0 and summary.get("FAIL") == "0" and summary.get("ERROR") == "0",
+           "Debian %s: the README's build by hand passes (%d s): %s" % (rel, time.time() - t0, summary),
+           out[-3000:])
+    skips = [ln for ln in out.splitlines() if ln.startswith("SKIP: ")]
+    reasons = {}
+    for ln in skips:
+        m = re.match(r"SKIP: (\S+) - (.+)$", ln) or re.match(r"SKIP: (\S+) \d+ - .*# SKIP (?:the rest: )?(.+)$", ln)
+        if m:
+            reasons.setdefault(m.group(2).strip(), []).append(os.path.basename(m.group(1)))
+    for reason, tests in sorted(reasons.items()):
+        print("# skipped with build dependencies only (Debian %s): %s: %s"
+              % (rel, reason, " ".join(sorted(set(tests)))))
+    tap.ok(skips and sum(len(t) for t in reasons.values()) == len(skips),
+           "Debian %s: what cannot run there is a SKIP with its reason (%d)" % (rel, len(skips)),
+           "\n".join(skips))
 
 
 def _post(port, body, secret, seconds=30):
@@ -270,6 +420,6 @@ def main(rel):
     serve(tap, root, rel)
     debs = build_package(tap, root, rel)
     if debs:
-        second = root.sibling()
-        install(tap, second, rel, debs)
+        install(tap, root.sibling(), rel, debs)
+    by_hand(tap, root.sibling(), rel)
     tap.done()

@@ -19,6 +19,10 @@ Run by hand, this runs a command in a fresh root with the repository
 cloned at /root/hookline (its uncommitted changes copied over the clone):
 
     python3 tests/fresh/freshroot.py 13 -- scripts/check
+    python3 tests/fresh/freshroot.py 13 --keep -- scripts/check
+    python3 tests/fresh/freshroot.py 13 --reuse /var/tmp/hookline-root-trixie-XXXX --userns -- scripts/check
+
+(the last as root of a user namespace: an unprivileged container).
 """
 
 import fcntl
@@ -167,6 +171,9 @@ def _extract(tar, directory):
     os.chmod(directory, 0o755)
 
 
+SNAPSHOT = ("hookline.bundle", "hookline-changed", "hookline-changes.tar", "hookline-deleted")
+
+
 def _repo_snapshot(dest):
     """Writes dest/hookline.bundle (HEAD of this repository) and
     dest/hookline-changes.tar (its uncommitted files) with
@@ -205,6 +212,8 @@ class Root:
             n += 1
         directory = self.dir + str(n)
         _extract(tarball(self.release), directory)
+        for name in SNAPSHOT:
+            shutil.copy(self.path("root/" + name), os.path.join(directory, "root", name))
         root = Root(directory, self.release)
         root.setup()
         return root
@@ -228,8 +237,11 @@ class Root:
             cache = os.path.join(CACHE, "apt-" + self.codename, sub)
             os.makedirs(os.path.join(cache, "partial"), exist_ok=True)
             if apt_uid is not None:  # apt downloads as _apt into partial/
-                os.chown(os.path.join(cache, "partial"), apt_uid, 0)
-                os.chmod(os.path.join(cache, "partial"), 0o700)
+                try:
+                    os.chown(os.path.join(cache, "partial"), apt_uid, 0)
+                    os.chmod(os.path.join(cache, "partial"), 0o700)
+                except OSError:
+                    pass  # a user namespace without _apt: apt will not run there
             os.makedirs(r(rel), exist_ok=True)
             self._mount("--bind", cache, r(rel))
         if os.path.exists("/etc/resolv.conf"):
@@ -316,19 +328,25 @@ def _inner(release, directory):
     return root
 
 
-def run(release, script=None, argv=None):
-    """Gives a Root of release to the calling test: outside the namespace,
-    extracts a root, re-executes the caller (argv, default sys.argv) in
-    private mount and PID namespaces and removes the root once they are
-    gone, then exits with the caller's status; inside, returns the Root.
-    Raises Unavailable outside when there can be no root here."""
+def run(release, reuse=None, userns=False):
+    """Gives a Root of release to the calling test: outside the
+    namespaces, extracts a root (or takes the one kept in the directory
+    reuse), re-executes the caller in private mount and PID namespaces
+    (and a user namespace that maps only root, with userns: root without
+    privileges over the machine, like an unprivileged container), removes
+    the root once they are gone unless reused or kept, and exits with the
+    caller's status; inside, returns the Root.  Raises Unavailable outside
+    when there can be no root here."""
     if os.environ.get(INSIDE):
         return _inner(release, os.environ[INSIDE])
     reason = unavailable()
     if reason:
         raise Unavailable(reason)
-    tar = tarball(release, log=lambda s: print("# " + s, flush=True))
-    work = tempfile.mkdtemp(prefix="hookline-root-%s-" % RELEASES[release], dir="/var/tmp")
+    if reuse:
+        work = os.path.abspath(reuse)
+    else:
+        tar = tarball(release, log=lambda s: print("# " + s, flush=True))
+        work = tempfile.mkdtemp(prefix="hookline-root-%s-" % RELEASES[release], dir="/var/tmp")
     directory = os.path.join(work, "root")
     proc = None
 
@@ -337,14 +355,17 @@ def run(release, script=None, argv=None):
             proc.send_signal(signum)
     old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
-        _extract(tar, directory)
-        n = _repo_snapshot(os.path.join(directory, "root"))
+        n = 0
+        if not reuse:
+            _extract(tar, directory)
+            n = _repo_snapshot(os.path.join(directory, "root"))
         env = dict(os.environ, **{INSIDE: directory, "HOOKLINE_FRESH_CHANGED": str(n)})
-        argv = argv or [sys.executable, os.path.abspath(sys.argv[0])] + sys.argv[1:]
         # --kill-child: if unshare dies, so does the namespace's first
         # process, and with it every process of the namespace.
-        proc = subprocess.Popen(["unshare", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc",
-                                 "--propagation", "private"] + argv, env=env)
+        ns = ["unshare"] + (["--user", "--map-root-user"] if userns else [])
+        proc = subprocess.Popen(ns + ["--mount", "--pid", "--fork", "--kill-child", "--mount-proc",
+                                      "--propagation", "private", sys.executable,
+                                      os.path.abspath(sys.argv[0])] + sys.argv[1:], env=env)
         rc = proc.wait()
     finally:
         for s, h in old.items():
@@ -352,7 +373,8 @@ def run(release, script=None, argv=None):
         if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait()
-        _remove(work)
+        if not reuse:
+            _remove(work)
     sys.exit(rc if rc >= 0 else 128 - rc)
 
 
@@ -392,18 +414,26 @@ def wait_output(proc, until, seconds):
 
 
 def main():
-    args = sys.argv[1:]
-    if not args or args[0] not in RELEASES or (len(args) > 1 and args[1] != "--"):
-        print("usage: %s {%s} [-- command...]" % (sys.argv[0], ",".join(RELEASES)), file=sys.stderr)
-        sys.exit(2)
-    release, command = args[0], args[2:] or ["bash", "-i"]
+    import argparse
+    ap = argparse.ArgumentParser(description="Runs a command in a fresh Debian root, this repository cloned "
+                                 "at %s (HOME is /root)." % CLONE)
+    ap.add_argument("release", choices=sorted(RELEASES))
+    ap.add_argument("--keep", action="store_true", help="keep the root afterwards (its directory is printed)")
+    ap.add_argument("--reuse", metavar="DIR", help="run in the root kept in DIR, as it is (no new clone)")
+    ap.add_argument("--userns", action="store_true",
+                    help="as root of a user namespace that maps only root: no privileges over the machine")
+    ap.add_argument("command", nargs="*", default=["bash", "-i"])
+    args = ap.parse_args()
+    if args.keep:
+        os.environ["HOOKLINE_KEEP_TMP"] = "1"
     try:
-        root = run(release)
+        root = run(args.release, reuse=args.reuse, userns=args.userns)
     except Unavailable as e:
-        print("no Debian %s root: %s" % (release, e), file=sys.stderr)
+        print("no Debian %s root: %s" % (args.release, e), file=sys.stderr)
         sys.exit(77)
-    root.clone()
-    script = "cd %s && exec %s" % (CLONE, " ".join(shlex.quote(a) for a in command))
+    if not args.reuse:
+        root.clone()
+    script = "cd %s && exec %s" % (CLONE, " ".join(shlex.quote(a) for a in args.command))
     rc = subprocess.run(root.argv(script)).returncode
     left = root.processes()
     if left:
