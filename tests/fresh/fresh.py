@@ -300,7 +300,7 @@ def by_hand(tap, root, rel):
     with open(os.path.join(HERE, "..", "..", "README.md")) as f:
         readme = f.read()
     m = re.search(r"^Building by hand, on Debian 12 or 13, as root:\n\n((?:    .*\n)+)", readme, re.M)
-    if not tap.ok(m is not None, "the README's building-by-hand commands"):
+    if not tap.ok(m is not None, "Debian %s: the README's building-by-hand commands" % rel):
         return
     block = "".join(ln[4:] for ln in m.group(1).splitlines(True))
     root.clone()
@@ -314,7 +314,7 @@ def by_hand(tap, root, rel):
     skips = [ln for ln in out.splitlines() if ln.startswith("SKIP: ")]
     reasons = {}
     for ln in skips:
-        m = re.match(r"SKIP: (\S+) - (.+)$", ln) or re.match(r"SKIP: (\S+) \d+ - .*# SKIP (?:the rest: )?(.+)$", ln)
+        m = re.match(r"SKIP: (\S+) - (.+)$", ln) or re.match(r"SKIP: (\S+) \d+ (?:- .*)?# SKIP (?:the rest: )?(.+)$", ln)
         if m:
             reasons.setdefault(m.group(2).strip(), []).append(os.path.basename(m.group(1)))
     for reason, tests in sorted(reasons.items()):
