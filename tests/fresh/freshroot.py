@@ -415,15 +415,18 @@ def wait_output(proc, until, seconds):
 
 def main():
     import argparse
-    ap = argparse.ArgumentParser(description="Runs a command in a fresh Debian root, this repository cloned "
-                                 "at %s (HOME is /root)." % CLONE)
+    ap = argparse.ArgumentParser(usage="%(prog)s [--keep] [--reuse DIR] [--userns] {12,13} [-- command...]",
+                                 description="Runs a command (default: a shell) in a fresh Debian root, this "
+                                 "repository cloned at %s (HOME is /root)." % CLONE)
     ap.add_argument("release", choices=sorted(RELEASES))
     ap.add_argument("--keep", action="store_true", help="keep the root afterwards (its directory is printed)")
     ap.add_argument("--reuse", metavar="DIR", help="run in the root kept in DIR, as it is (no new clone)")
     ap.add_argument("--userns", action="store_true",
                     help="as root of a user namespace that maps only root: no privileges over the machine")
-    ap.add_argument("command", nargs="*", default=["bash", "-i"])
-    args = ap.parse_args()
+    argv = sys.argv[1:]
+    cut = argv.index("--") if "--" in argv else len(argv)
+    args = ap.parse_args(argv[:cut])
+    args.command = argv[cut + 1:] or ["bash", "-i"]
     if args.keep:
         os.environ["HOOKLINE_KEEP_TMP"] = "1"
     try:
