@@ -66,7 +66,7 @@ def need_www_data():
     try:
         os.chown(work.path, pw.pw_uid, pw.pw_gid)
     except OSError as e:
-        skip("cannot give a file to %s here (%s): a container that does not map that user?" % (USER, e))
+        skip("cannot give a file to %s here (%s): a container that does not map that user?" % (USER, e.strerror))
     finally:
         work.cleanup()
 

@@ -224,7 +224,7 @@ def no_nobody():
     try:
         subprocess.run(["true"], user=65534, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except (OSError, subprocess.SubprocessError) as e:
-        return "cannot run a program as nobody here (%s)" % e
+        return "cannot run a program as nobody here (%s)" % getattr(e, "strerror", e)
     return None
 
 
