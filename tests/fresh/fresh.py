@@ -43,7 +43,7 @@ sys.path.insert(0, HERE)
 
 import deploy_docs  # noqa: E402
 import freshroot  # noqa: E402
-from harness import Client, Response, Tap, free_port, sha1_sig  # noqa: E402
+from harness import Client, Response, Tap, free_port, sha1_sig, skip  # noqa: E402
 from servers import MIB, sized_event  # noqa: E402
 
 APT = "DEBIAN_FRONTEND=noninteractive "
@@ -413,6 +413,12 @@ def main(rel):
     except freshroot.Unavailable as e:
         print("1..0 # SKIP no fresh Debian %s root: %s" % (rel, e))
         sys.exit(0)
+    # The packages come from the network (or apt's cache in the cache
+    # directory, but the lists are refreshed first): without it, no test.
+    rc, out = root.run("apt-get update -qq", timeout=600)
+    if rc != 0:
+        last = [ln for ln in out.splitlines() if ln.strip()][-1:] or ["no output"]
+        skip("apt-get update fails in the Debian %s root (no network?): %s" % (rel, last[0]))
     tap = Tap()
     n = root.clone()
     if n:

@@ -132,6 +132,10 @@ def tarball(release, log=print):
         fcntl.flock(lock, fcntl.LOCK_EX)
         if os.path.exists(path):
             return path
+        # What an interrupted run left (debootstrap ran in a mount
+        # namespace of its own: nothing is mounted there).
+        for stale in glob.glob(os.path.join(CACHE, codename + "-root-*")):
+            shutil.rmtree(stale, ignore_errors=True)
         mirror = host_mirror()
         debs = os.path.join(CACHE, "debootstrap-" + codename)
         os.makedirs(debs, exist_ok=True)
