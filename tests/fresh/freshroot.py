@@ -28,6 +28,7 @@ cloned at /root/hookline (its uncommitted changes copied over the clone):
 import fcntl
 import glob
 import os
+import selectors
 import shlex
 import shutil
 import signal
@@ -400,7 +401,6 @@ def _remove(work):
 def wait_output(proc, until, seconds):
     """Reads proc's output until a line contains until, proc exits or
     seconds pass; returns (found, text)."""
-    import selectors
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ)
     text = b""
