@@ -59,8 +59,15 @@ need_packages() {
 	fi
 }
 
-# Generates configure when it is missing or older than its sources.
+# Generates configure when it is missing or older than its sources.  The
+# scripts build under build/: a tree configured in place (the README's
+# build by hand) would make their configure stop.
 ensure_configure() {
+	if [ -f config.status ]; then
+		echo "error: $PWD is configured in place (./configure); the scripts build in build/:" >&2
+		echo "run 'make distclean' here first" >&2
+		exit 1
+	fi
 	if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt Makefile.in ]; then
 		./autogen.sh >/dev/null 2>&1 || { ./autogen.sh; exit 1; }
 	fi
