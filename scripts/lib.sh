@@ -1,11 +1,30 @@
-# scripts/lib.sh: what scripts/serve and scripts/check share.  Sourced, not run.
+# scripts/lib.sh: what scripts/serve, check, fuzz and bench share.  Sourced,
+# not run.
 
-# Debian 12 packages: to build, to serve behind lighttpd, to run the tests
-# (every web server hookline is proven behind, Redis for the redis plugin,
-# clang's libFuzzer for the fuzz targets, mandoc to lint the man pages).
+# Debian packages: to build; to serve behind lighttpd and try it as the
+# README does (curl, jq); to run the tests (every web server hookline is
+# proven behind, Redis for the redis plugin, clang for the fuzz targets,
+# mandoc to lint the man pages, debootstrap for the fresh-root tests).
+# The same names on every supported release; what differs is derived
+# (fuzz_packages).
 BUILD_DEPS="autoconf automake libtool make gcc libc6-dev pkg-config libfcgi-dev libcjson-dev libssl-dev libhiredis-dev"
-SERVE_DEPS="lighttpd curl"
-TEST_DEPS="python3 valgrind wrk logrotate systemd cppcheck e2fsprogs apache2 apache2-suexec-pristine acl libapache2-mod-fcgid nginx spawn-fcgi redis-server clang libclang-rt-14-dev mandoc"
+SERVE_DEPS="lighttpd curl jq"
+TEST_DEPS="python3 valgrind wrk logrotate systemd cppcheck e2fsprogs apache2 apache2-suexec-pristine acl libapache2-mod-fcgid nginx spawn-fcgi redis-server mandoc debootstrap"
+
+# The Debian releases scripts/serve and scripts/check are run on, and
+# proven on by tests/fresh/ (each in a root that has nothing but git).
+SUPPORTED_RELEASES="12 13"
+
+# Says so when this is not a supported Debian release; carries on.
+check_release() {
+	local id version
+	id=$(. /etc/os-release 2>/dev/null && echo "${ID:-}")
+	version=$(. /etc/os-release 2>/dev/null && echo "${VERSION_ID:-}")
+	case " $SUPPORTED_RELEASES " in
+	*" $version "*) [ "$id" = debian ] && return 0 ;;
+	esac
+	echo "warning: ${id:-unknown} ${version:-?} is not a supported release (Debian $SUPPORTED_RELEASES); trying anyway" >&2
+}
 
 # Installs the named packages that are not installed yet.  A web server
 # package installed here is not started by its maintainer scripts: hookline
@@ -40,9 +59,31 @@ need_packages() {
 	fi
 }
 
-# Generates configure when it is missing or older than its sources.
+# Generates configure when it is missing or older than its sources.  The
+# scripts build under build/: a tree configured in place (the README's
+# build by hand) would make their configure stop.
 ensure_configure() {
+	if [ -f config.status ]; then
+		echo "error: $PWD is configured in place (./configure); the scripts build in build/:" >&2
+		echo "run 'make distclean' here first" >&2
+		exit 1
+	fi
 	if [ ! -x configure ] || [ configure.ac -nt configure ] || [ Makefile.am -nt Makefile.in ]; then
 		./autogen.sh >/dev/null 2>&1 || { ./autogen.sh; exit 1; }
 	fi
+}
+
+# clang and its libFuzzer and sanitizer runtimes, for the fuzz targets.
+# The runtimes are libclang-rt-N-dev, N the major version of the release's
+# clang (14 on Debian 12, 19 on Debian 13): read from the clang package's
+# dependency on clang-N once clang is installed.
+fuzz_packages() {
+	local v
+	need_packages clang
+	v=$(dpkg-query -W -f='${Depends}' clang | sed -n 's/.*clang-\([0-9][0-9]*\).*/\1/p')
+	if [ -z "$v" ]; then
+		echo "error: cannot tell the version of clang from: $(dpkg-query -W -f='${Depends}' clang)" >&2
+		exit 1
+	fi
+	need_packages "libclang-rt-$v-dev"
 }

@@ -24,7 +24,20 @@ import time
 BIN = os.environ.get("HOOKLINE_BIN", "handler/hookline")
 SIGN = os.environ.get("HOOKLINE_SIGN", "handler/hookline-sign")
 SRCDIR = os.environ.get("HOOKLINE_SRCDIR", ".")
-LIGHTTPD = shutil.which("lighttpd", path="/usr/sbin:/usr/bin:" + os.environ.get("PATH", ""))
+TOOL_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+LIGHTTPD = shutil.which("lighttpd", path=TOOL_PATH)
+
+# A test must not depend on the signal dispositions it inherits: started as
+# a background job of a script, it (and every program it starts) would
+# ignore SIGINT and SIGQUIT.  The defaults, for this process and its
+# children.
+for _sig in (signal.SIGHUP, signal.SIGQUIT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2, signal.SIGALRM):
+    if signal.getsignal(_sig) == signal.SIG_IGN:
+        signal.signal(_sig, signal.SIG_DFL)
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+_taps = []  # the test's Tap, for skip()
 
 
 class Tap:
@@ -33,6 +46,7 @@ class Tap:
     def __init__(self):
         self.count = 0
         self.failed = 0
+        _taps.append(self)
 
     def ok(self, cond, name, diag=None):
         self.count += 1
@@ -48,10 +62,39 @@ class Tap:
     def eq(self, got, want, name):
         return self.ok(got == want, name, "got:  %r\nwant: %r" % (got, want))
 
+    def skip(self, name, reason):
+        """A test point that cannot run here, with the reason."""
+        self.count += 1
+        print("ok %d - %s # SKIP %s" % (self.count, name, reason))
+        sys.stdout.flush()
+
     def done(self):
         print("1..%d" % self.count)
         sys.stdout.flush()
         sys.exit(1 if self.failed or self.count == 0 else 0)
+
+
+def skip(reason):
+    """Ends the test with a visible SKIP and the reason: the whole test
+    (1..0) when it has printed no test point yet, else the points not
+    reached, as one skipped point before the plan."""
+    tap = _taps[-1] if _taps else None
+    if tap is None or tap.count == 0:
+        print("1..0 # SKIP " + reason)
+        sys.stdout.flush()
+        sys.exit(0)
+    tap.count += 1
+    print("ok %d # SKIP the rest: %s" % (tap.count, reason))
+    tap.done()
+
+
+def require(tool, package):
+    """The path of tool; without it the test ends with a SKIP that names
+    the Debian package to install."""
+    path = shutil.which(tool, path=TOOL_PATH)
+    if path is None:
+        skip("%s not installed (Debian package %s)" % (tool, package))
+    return path
 
 
 def free_port():
@@ -268,6 +311,7 @@ class Lighttpd:
 
     def __init__(self, env, procs=4, locations=None, extra_conf="", bin_path=None,
                  fcgi_socket=None, stream_body=0, pools=None):
+        require("lighttpd", "lighttpd")
         self.work = Workdir()
         self.dir = self.work.path
         self.port = free_port()
@@ -349,6 +393,7 @@ class ValgrindFcgi:
     Lighttpd(fcgi_socket=...)).  env: hookline's process environment."""
 
     def __init__(self, env, workdir):
+        require("valgrind", "valgrind")
         self.socket = os.path.join(workdir, "hookline.sock")
         self.log = os.path.join(workdir, "valgrind.log")
         lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -6,25 +6,26 @@ the stream after Redis comes back and every other one got 503; then
 events flow again without restarting hookline."""
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import threading
 import time
 
-from harness import Client, Lighttpd, Tap, Workdir, check_clean_shutdown, event_body, free_port, sha1_sig
+from harness import Client, Lighttpd, Tap, Workdir, check_clean_shutdown, event_body, free_port, require, sha1_sig
 
 BUILD = os.environ.get("HOOKLINE_BUILDDIR", ".")
 REDIS_SO = os.path.join(BUILD, "handler/plugins/.libs/redis.so")
 SECRET = "it-redis-secret"
+REDIS = require("redis-server", "redis-server")
+require("lighttpd", "lighttpd")
 tap = Tap()
 work = Workdir()
 port = free_port()
 
 
 def start_redis():
-    p = subprocess.Popen([shutil.which("redis-server", path="/usr/bin:/usr/sbin"), "--port", str(port),
+    p = subprocess.Popen([REDIS, "--port", str(port),
                           "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--appendfsync", "always",
                           "--dir", work.path, "--daemonize", "no", "--protected-mode", "yes"],
                          stdout=open(os.path.join(work.path, "redis.out"), "a"), stderr=subprocess.STDOUT)

@@ -4,7 +4,9 @@ files that deploy/ ships and docs/deploy.md shows.
 A Site is a temporary directory that stands in for the production paths
 those files name (/etc/hookline, /var/log/hookline, /run/hookline, ...).
 A shipped file is read from deploy/, its production paths (and secret
-placeholders) are replaced by the Site's, and nothing else is changed.
+placeholders) are replaced by the Site's, and nothing else is changed,
+but for the sanitizer settings that Apache adds to a FcgidCmdOptions
+line's InitialEnv (it passes no other environment to that program).
 Servers start as root and serve as www-data, as Debian runs them, on
 127.0.0.1 only; every one is stopped at exit, and any process left that
 names the Site's directory is killed by its pid.
@@ -24,7 +26,7 @@ import subprocess
 import time
 
 from harness import (BIN, SRCDIR, Workdir, child_env, event_body, free_port, logged_event_bytes,
-                     raw_request, read_log, sanitizer_reports, sha1_sig, sha256_sig, wait_port)
+                     raw_request, read_log, require, sanitizer_reports, sha1_sig, sha256_sig, skip, wait_port)
 
 DEPLOY = os.path.join(SRCDIR, "deploy")
 USER = "www-data"
@@ -37,7 +39,7 @@ PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # The production paths that shipped files may name, and where a Site
 # keeps each (relative to its directory).
 PRODUCTION = {
-    "/usr/local/sbin/hookline": None,  # the binary under test
+    "/usr/sbin/hookline": None,  # the binary under test
     "/usr/local/sbin/hookline-sites": "sbin/hookline-sites",  # a link to it
     "/etc/hookline": "etc",
     "/var/log/hookline": "log",
@@ -49,6 +51,24 @@ PRODUCTION = {
 
 def which(name):
     return shutil.which(name, path=PATH)
+
+
+def need_www_data():
+    """Ends the test with a SKIP unless it can do what Debian does: start
+    servers as root that serve as www-data, and give files to www-data."""
+    if os.geteuid() != 0:
+        skip("needs root: the web servers start as root and serve as %s" % USER)
+    try:
+        pw = pwd.getpwnam(USER)
+    except KeyError:
+        skip("no user %s here" % USER)
+    work = Workdir("hookline-probe-")
+    try:
+        os.chown(work.path, pw.pw_uid, pw.pw_gid)
+    except OSError as e:
+        skip("cannot give a file to %s here (%s): a container that does not map that user?" % (USER, e.strerror))
+    finally:
+        work.cleanup()
 
 
 def _chown(path, user=USER, group=USER, mode=None):
@@ -65,6 +85,7 @@ class Site:
     """
 
     def __init__(self, name):
+        need_www_data()
         self.work = Workdir("hookline-%s-" % name)
         self.dir = self.work.path
         self.paths = {}
@@ -75,7 +96,7 @@ class Site:
         self.bin = self.path("sbin/hookline")
         shutil.copy(BIN, self.bin)
         os.chmod(self.bin, 0o755)
-        os.symlink("hookline", self.path("sbin/hookline-sites"))
+        os.symlink(self.bin, self.path("sbin/hookline-sites"))
         for prod, rel in PRODUCTION.items():
             self.paths[prod] = self.bin if rel is None else os.path.join(self.dir, rel)
         self.secret = "hl-" + secrets.token_urlsafe(24)
@@ -242,6 +263,11 @@ class Apache(Server):
     which the files in includes are Included."""
 
     def __init__(self, site, modules, includes=(), body=""):
+        require("apache2", "apache2")
+        for m in modules:
+            if not os.path.exists("%s/mod_%s.so" % (APACHE_MODULES, m)):
+                skip("Apache's mod_%s not installed (Debian package %s)"
+                     % (m, {"fcgid": "libapache2-mod-fcgid"}.get(m, "apache2")))
         port = free_port()
         top = site.path("apache")
         run = os.path.join(top, "run")
@@ -283,6 +309,8 @@ class Apache(Server):
         if "env" in modules:
             conf.append("PassEnv ASAN_OPTIONS UBSAN_OPTIONS")
         conf.append(body)
+        for p in includes:
+            _add_sanitizer_env(p, san)
         conf += ['Include "%s"' % p for p in includes]
         self.conf = os.path.join(top, "apache2.conf")
         with open(self.conf, "w") as f:
@@ -293,11 +321,25 @@ class Apache(Server):
         return read_text(self.errlog) + Server.errors(self)
 
 
+def _add_sanitizer_env(path, env):
+    """mod_fcgid gives a program that has FcgidCmdOptions only the
+    environment those options name (not FcgidInitialEnv's): the sanitizer
+    settings go into each such line of the file at path."""
+    with open(path) as f:
+        text = f.read()
+    extra = "".join(" InitialEnv %s=%s" % (k, env[k]) for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"))
+    new = re.sub(r"^(FcgidCmdOptions \S+)", lambda m: m.group(1) + extra, text, flags=re.M)
+    if new != text:
+        with open(path, "w") as f:
+            f.write(new)
+
+
 class Nginx(Server):
     """nginx (master as root, 2 workers as www-data) whose one server block
     includes the file at include."""
 
     def __init__(self, site, include):
+        require("nginx", "nginx")
         port = free_port()
         top = site.path("nginx")
         tmp = os.path.join(top, "tmp")
@@ -342,6 +384,7 @@ class Lighttpd(Server):
     with the file at include."""
 
     def __init__(self, site, include):
+        require("lighttpd", "lighttpd")
         port = free_port()
         top = site.path("lighttpd")
         os.makedirs(top)
@@ -374,6 +417,7 @@ class SpawnFcgi:
     (its paths replaced, nothing else): 4 processes on a Unix socket."""
 
     def __init__(self, site, script=None):
+        require("spawn-fcgi", "spawn-fcgi")
         self.site = site
         script = script or site.install("spawn-fcgi/hookline-spawn-fcgi", mode=0o755)
         self.out = site.path("spawn-fcgi.out")
@@ -539,7 +583,9 @@ def standard_events(tap, client, path, secret, label, first=0, chunked=200, port
     try:
         r = client.post(path, b, {"X-Hub-Signature": sha1_sig(secret, b)})
         answers.append(r.body)
-        who = "hookline" if r.headers.get("content-type") == "application/json" else "the web server"
+        # hookline's answers end with a newline; a web server's JSON
+        # ErrorDocument string cannot.
+        who = "hookline" if r.body.endswith(b"}\n") else "the web server"
         tap.ok(r.status == 413, "%s: 2 MiB event: 413 (from %s)" % (label, who), (r.status, r.body[:300]))
     except OSError as e:
         client.close()

@@ -34,6 +34,14 @@ tap_ok(int pass, const char *file, int line, const char *fmt, ...)
 
 #define ok(cond, ...) tap_ok((cond) ? 1 : 0, __FILE__, __LINE__, __VA_ARGS__)
 
+/* Prints a test point that cannot run here: "ok N - name # SKIP reason". */
+static inline void
+tap_skip(const char *name, const char *reason)
+{
+	printf("ok %d - %s # SKIP %s\n", ++tap_count, name, reason);
+	fflush(stdout);
+}
+
 /* Prints the plan; the exit status says whether all passed. */
 static int
 tap_done(void)
