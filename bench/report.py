@@ -22,10 +22,10 @@ INDENT = "&nbsp;&nbsp;&nbsp;&nbsp;"
 
 def table(w, head, rows):
     """A markdown table; a title starting with '>' is right-aligned."""
-    w("| " + " | ".join(t.lstrip(">") for t in head) + " |")
+    w("|" + "|".join(" %s " % t.lstrip(">") if t else " " for t in head) + "|")
     w("|" + "|".join("---:" if t.startswith(">") else "---" for t in head) + "|")
     for r in rows:
-        w("| " + " | ".join(str(c) for c in r) + " |")
+        w("|" + "|".join(" %s " % c if c != "" else " " for c in r) + "|")
     w("")
 
 
