@@ -2,7 +2,7 @@
  * hl-events.c: hookline's per-event path, for callgrind (scripts/bench).
  *
  *   HOOKLINE_SECRET=... hl-events N BODY LOG SIGNATURE
- *   HOOKLINE_SECRET=... HOOKLINE_SCHEME=... hl-events N BODY LOG NAME=VALUE...
+ *   HOOKLINE_SECRET=... HOOKLINE_SCHEME=... hl-events N BODY LOG HTTP_NAME=VALUE...
  *
  * Runs N requests through serve_request(), the very function hookline's
  * FastCGI loop calls, linked from the same objects (handler/libhookline.a):
@@ -16,9 +16,10 @@
  * The settings come from the process environment, as lighttpd's
  * bin-environment gives them: HOOKLINE_SECRET from the caller (never on
  * the command line), HOOKLINE_LOG and HOOKLINE_SYNC set here.  SIGNATURE
- * is X-Hub-Signature's value; the second form gives the signature headers
- * of another scheme as CGI parameters (HTTP_WEBHOOK_SIGNATURE=...).  Every
- * event must be stored; the exit status is 1 otherwise.
+ * is X-Hub-Signature's value; the second form, told apart by its first
+ * argument's "HTTP_", gives one to four headers of any scheme as CGI
+ * parameters (HTTP_WEBHOOK_SIGNATURE=...).  Every event must be stored;
+ * the exit status is 1 otherwise.
  *
  * The loop is in bench_events() so that callgrind can count it alone
  * (--toggle-collect=bench_events).
@@ -75,8 +76,7 @@ main(int argc, char *argv[])
 
 	if (argc < 5 || argc > 8 || (n = strtol(argv[1], NULL, 10)) <= 0) {
 		fprintf(stderr,
-		    "usage: HOOKLINE_SECRET=... hl-events N BODY LOG "
-		    "SIGNATURE\n");
+		    "usage: HOOKLINE_SECRET=... hl-events N BODY LOG SIGNATURE | HTTP_NAME=VALUE...\n");
 		return 2;
 	}
 	if ((fd = open(argv[2], O_RDONLY)) == -1 || fstat(fd, &st) == -1 ||
@@ -92,7 +92,7 @@ main(int argc, char *argv[])
 	snprintf(clen, sizeof(clen), "CONTENT_LENGTH=%lld",
 	    (long long)st.st_size);
 	snprintf(hclen, sizeof(hclen), "HTTP_%s", clen);
-	if (strchr(argv[4], '=') == NULL || argc == 5)
+	if (strncmp(argv[4], "HTTP_", 5) != 0)
 		snprintf(sig, sizeof(sig), "HTTP_X_HUB_SIGNATURE=%.400s",
 		    argv[4]);
 	else {

@@ -4,7 +4,7 @@
 -- path of the URL given to wrk) on every request.  With BENCH_LIMIT set,
 -- each of the BENCH_THREADS threads stops after its share of BENCH_LIMIT
 -- responses, so that a run is bounded by a request count (-d stays the
--- upper bound of its time).  done() prints one line that bench.py reads:
+-- upper bound of its time).  done() prints one line that bench/benchlib.py reads:
 --
 --   BENCH requests=N duration_us=N non2xx=N connect=N read=N write=N
 --         timeout=N p50_us=N p90_us=N p99_us=N mean_us=N max_us=N
