@@ -65,7 +65,7 @@
 /* The counters are shared between processes: no lock may hide in libatomic. */
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2, "64-bit atomics must be lock-free");
 
-/* The layout is read by bench/bench.py too (seq / syncs = group size). */
+/* The layout is read by bench/benchlib.py too (seq / syncs = group size). */
 struct gsync_shared {
 	_Atomic uint64_t seq;
 	_Atomic uint64_t synced;

@@ -80,7 +80,20 @@ def mount(*args):
 
 
 def umount(path):
-    sh("umount", path)
+    """Unmounts path.  The hookline processes of a server just stopped may
+    still be exiting (lighttpd does not wait for its backends; slower under
+    ASan and on a loaded machine) and hold the log open: "target is busy"
+    is tried again for at most 20 s."""
+    for _ in range(200):
+        try:
+            sh("umount", path)
+            break
+        except RuntimeError as e:
+            if "busy" not in str(e):
+                raise
+            time.sleep(0.1)
+    else:
+        sh("umount", path)
     mounts.remove(path)
 
 
