@@ -39,6 +39,7 @@ import time
 
 try:
     from harness import Lighttpd, free_port, terminate, wait_port
+    from harness import children as harness_children
 except ImportError:
     sys.exit("bench: tests/integration is not on PYTHONPATH (scripts/bench sets it); "
              "run as PYTHONPATH=tests/integration python3 %s" % " ".join(sys.argv))
@@ -88,20 +89,7 @@ def median(xs):
 
 def children(pid):
     """Pids whose parent is pid (lighttpd's FastCGI processes)."""
-    out = []
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        # pid (comm) state ppid ...: comm may hold spaces and parentheses.
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[1]) == pid:
-            out.append(int(d))
-    return sorted(out)
+    return harness_children(pid)
 
 
 def rss_kib(pid):

@@ -38,9 +38,8 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "integration"))
-sys.path.insert(0, HERE)
 
+# tests/integration and tests/fresh, on the PYTHONPATH that make check sets
 import deploy_docs  # noqa: E402
 import freshroot  # noqa: E402
 from harness import Client, Response, Tap, free_port, sha1_sig, skip  # noqa: E402

@@ -15,7 +15,7 @@ import subprocess
 import threading
 import time
 
-from harness import Client, Tap, event_body, sha1_sig
+from harness import Tap, post_events
 from servers import USER, Lighttpd, Site, which
 
 CLIENTS, EACH = 4, 300
@@ -35,14 +35,7 @@ progress = [0]
 
 
 def client(k):
-    c = Client(srv.port)
-    for j in range(EACH):
-        i = k * EACH + j
-        body = event_body(i)
-        if c.post("/hook", body, {"X-Hub-Signature": sha1_sig(site.secret, body)}).status == 200:
-            acked.append("job-%06d" % i)
-        progress[0] += 1
-    c.close()
+    post_events(srv.port, site.secret, k * EACH, EACH, acked, progress)
 
 
 threads = [threading.Thread(target=client, args=(k,)) for k in range(CLIENTS)]

@@ -97,6 +97,54 @@ def require(tool, package):
     return path
 
 
+def proc_stat(pid):
+    """(comm, state, ppid, pgid) of process pid from /proc, or None when it
+    is gone.  comm may hold spaces and parentheses: it ends at the last ')'."""
+    try:
+        with open("/proc/%s/stat" % pid) as f:
+            st = f.read()
+    except OSError:
+        return None
+    fields = st[st.rindex(")") + 2:].split()
+    return st[st.index("(") + 1:st.rindex(")")], fields[0], int(fields[1]), int(fields[2])
+
+
+def alive(pid):
+    """Whether process pid runs (a zombie does not)."""
+    st = proc_stat(pid)
+    return st is not None and st[1] != "Z"
+
+
+def processes(match):
+    """Pids of the live processes whose (comm, state, ppid, pgid) match()
+    accepts, sorted: one scan of /proc for the tests and the bench."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            st = proc_stat(d)
+            if st is not None and st[1] != "Z" and match(st):
+                out.append(int(d))
+    return sorted(out)
+
+
+def children(ppid, comm=""):
+    """Live children of ppid whose command name starts with comm."""
+    return processes(lambda st: st[2] == ppid and st[0].startswith(comm))
+
+
+def post_events(port, secret, first, count, acked, progress=None, path="/hook"):
+    """POSTs count signed events (event_body(first...)) on one connection;
+    appends the job id of each answered 200 to acked, counts in progress[0]."""
+    c = Client(port)
+    for i in range(first, first + count):
+        body = event_body(i)
+        if c.post(path, body, {"X-Hub-Signature": sha1_sig(secret, body)}).status == 200:
+            acked.append("job-%06d" % i)
+        if progress is not None:
+            progress[0] += 1
+    c.close()
+
+
 def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

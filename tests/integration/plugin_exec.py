@@ -9,7 +9,7 @@ import json
 import os
 import time
 
-from harness import Client, Lighttpd, Tap, check_clean_shutdown, event_body, read_log, sha1_sig
+from harness import Client, Lighttpd, Tap, alive, check_clean_shutdown, event_body, read_log, sha1_sig
 
 BUILD = os.environ.get("HOOKLINE_BUILDDIR", ".")
 EXEC = os.path.join(BUILD, "handler/plugins/.libs/exec.so")
@@ -78,11 +78,10 @@ tap.ok(0.9 <= took < 10, "the 1 s timeout applied (answer after %.1f s)" % took)
 with open(srv.path("grandchild.pid")) as f:
     gpid = int(f.read())
 for _ in range(100):
-    if not os.path.exists("/proc/%d" % gpid) or open("/proc/%d/stat" % gpid).read().split()[2] == "Z":
+    if not alive(gpid):
         break
     time.sleep(0.05)
-tap.ok(not os.path.exists("/proc/%d" % gpid) or open("/proc/%d/stat" % gpid).read().split()[2] == "Z",
-       "the command's whole process group was killed")
+tap.ok(not alive(gpid), "the command's whole process group was killed")
 for loc in ("missing", "badt", "empty"):
     r, _ = send(loc, 6)
     tap.eq(r.status, 500, "bad command line (%s) -> 500" % loc)

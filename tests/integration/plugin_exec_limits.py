@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 
-from harness import BIN, Client, Lighttpd, Tap, Workdir, check_clean_shutdown, event_body, sha1_sig
+from harness import BIN, Client, Lighttpd, Tap, Workdir, check_clean_shutdown, event_body, processes, sha1_sig
 
 BUILD = os.environ.get("HOOKLINE_BUILDDIR", ".")
 EXEC = os.path.join(BUILD, "handler/plugins/.libs/exec.so")
@@ -76,17 +76,7 @@ def big_event(i):
 
 def group_alive(pgid):
     """Whether any live (not zombie) process is in process group pgid."""
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % pid) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            return True
-    return False
+    return processes(lambda st: st[3] == pgid) != []
 
 
 def read_pid(pidfile):

@@ -6,7 +6,7 @@ import os
 import threading
 import time
 
-from harness import Client, Lighttpd, Tap, check_clean_shutdown, event_body, read_log, sha1_sig
+from harness import Lighttpd, Tap, check_clean_shutdown, post_events, read_log
 
 CLIENTS, EACH = 4, 400
 SECRET = "it-rotation-secret"
@@ -19,14 +19,7 @@ progress = [0]
 
 
 def client(k):
-    c = Client(srv.port)
-    for j in range(EACH):
-        i = k * EACH + j
-        body = event_body(i)
-        if c.post("/hook", body, {"X-Hub-Signature": sha1_sig(SECRET, body)}).status == 200:
-            acked.append("job-%06d" % i)
-        progress[0] += 1
-    c.close()
+    post_events(srv.port, SECRET, k * EACH, EACH, acked, progress)
 
 
 threads = [threading.Thread(target=client, args=(k,)) for k in range(CLIENTS)]

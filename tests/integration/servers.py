@@ -25,7 +25,7 @@ import signal
 import subprocess
 import time
 
-from harness import (BIN, SRCDIR, Workdir, child_env, event_body, free_port, logged_event_bytes,
+from harness import (BIN, SRCDIR, Workdir, alive, child_env, event_body, free_port, logged_event_bytes,
                      raw_request, read_log, require, sanitizer_reports, sha1_sig, sha256_sig, skip, wait_port)
 
 DEPLOY = os.path.join(SRCDIR, "deploy")
@@ -215,12 +215,7 @@ def wait_gone(pids, seconds):
     return left
 
 
-def _alive(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
+_alive = alive
 
 
 class Server:

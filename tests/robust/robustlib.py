@@ -10,12 +10,8 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "integration"))
-
-import harness  # noqa: E402
+import harness  # tests/integration, on the PYTHONPATH that make check sets
 
 BUILDDIR = os.environ.get("HOOKLINE_BUILDDIR",
                           os.path.dirname(os.path.dirname(os.path.abspath(harness.BIN))))
@@ -92,18 +88,4 @@ def scan_log(path, results):
 
 def pool(server):
     """PIDs of the FastCGI processes lighttpd spawned (its hookline children)."""
-    out = []
-    ppid = str(server.proc.pid)
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                st = f.read()
-        except OSError:
-            continue
-        comm = st[st.index("(") + 1:st.rindex(")")]
-        fields = st[st.rindex(")") + 2:].split()
-        if fields[1] == ppid and fields[0] != "Z" and comm.startswith("hookline"):
-            out.append(int(d))
-    return sorted(out)
+    return harness.children(server.proc.pid, "hookline")
