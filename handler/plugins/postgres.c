@@ -284,40 +284,65 @@ sqlstate(const PGresult *r)
 }
 
 /*
+ * Awaits the result of what was sent (sent: what PQsend*() returned) and
+ * checks its status.  Returns 0; 1 when the server refused it, p->why
+ * then naming what and the server's reason; -1 when the link failed.
+ */
+static int
+check_result(struct postgres *p, int sent, ExecStatusType want,
+    const char *what, const struct timespec *deadline)
+{
+	char line[sizeof(p->why)];
+	PGresult *r;
+	const char *msg;
+	int ret = 0;
+
+	if (!sent) {
+		set_why(p, "", PQerrorMessage(p->conn));
+		return -1;
+	}
+	if ((r = await_result(p, deadline)) == NULL)
+		return -1;
+	if (PQresultStatus(r) != want) {
+		msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+		snprintf(line, sizeof(line), "%s: %s (SQLSTATE %s)", what,
+		    msg != NULL ? msg : PQresultErrorMessage(r), sqlstate(r));
+		set_why(p, "", line);
+		ret = PQstatus(p->conn) == CONNECTION_BAD ? -1 : 1;
+	}
+	PQclear(r);
+	return ret;
+}
+
+/*
  * Makes a connected session ready: synchronous_commit on if it was off,
- * the INSERT prepared.  Returns 0, 1 when the server refused the INSERT
- * (p->why says why: no such table, ...), -1 when the link failed.
+ * the INSERT prepared and planned once (planning checks the privileges,
+ * which PREPARE does not).  Returns 0, 1 when the server refused the
+ * INSERT (p->why says why: no such table, ...), -1 when the link failed.
  */
 static int
 prepare(struct postgres *p, const struct timespec *deadline)
 {
 	static const Oid types[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID,
 	    TEXTOID};
-	PGresult *r;
-	int refused;
+	char what[IDENT_MAX * 2 + 16];
+	int r;
 
-	if (!PQsendQuery(p->conn,
-	        "SELECT set_config('synchronous_commit', 'on', false) WHERE current_setting('synchronous_commit') = 'off'") ||
-	    (r = await_result(p, deadline)) == NULL)
-		return -1;
-	refused = PQresultStatus(r) != PGRES_TUPLES_OK;
-	if (refused)
-		set_why(p, "synchronous_commit: ", PQresultErrorMessage(r));
-	PQclear(r);
-	if (refused)
-		return PQstatus(p->conn) == CONNECTION_BAD ? -1 : 1;
-	if (!PQsendPrepare(p->conn, STMT, p->sql, 5, types) ||
-	    (r = await_result(p, deadline)) == NULL)
-		return -1;
-	refused = PQresultStatus(r) != PGRES_COMMAND_OK;
-	if (refused)
-		snprintf(p->why, sizeof(p->why), "table %s: %s (SQLSTATE %s)",
-		    p->table, PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY),
-		    sqlstate(r));
-	PQclear(r);
-	if (refused)
-		return PQstatus(p->conn) == CONNECTION_BAD ? -1 : 1;
-	return 0;
+	r = check_result(p,
+	    PQsendQuery(p->conn,
+	        "SELECT set_config('synchronous_commit', 'on', false) WHERE current_setting('synchronous_commit') = 'off'"),
+	    PGRES_TUPLES_OK, "synchronous_commit", deadline);
+	if (r != 0)
+		return r;
+	snprintf(what, sizeof(what), "table %s", p->table);
+	r = check_result(p, PQsendPrepare(p->conn, STMT, p->sql, 5, types),
+	    PGRES_COMMAND_OK, what, deadline);
+	if (r != 0)
+		return r;
+	return check_result(p,
+	    PQsendQuery(p->conn,
+	        "EXPLAIN EXECUTE " STMT "('', NULL, NULL, NULL, '{}')"),
+	    PGRES_TUPLES_OK, what, deadline);
 }
 
 /*
