@@ -52,6 +52,7 @@
 #define STATUS_VAR "{status}"
 #define HEADER_MAX 256 /* longest Hookline-* header value sent */
 #define CLOSE_WAIT_MS 5000
+#define RETRY_PAUSE_MS 50 /* between tries while there is no leader */
 
 struct jetstream {
 	const struct hookline_host *host;
@@ -350,6 +351,14 @@ header_ok(const char *s)
 	return n > 0;
 }
 
+/* Whether a failed publish may succeed if tried again in a moment. */
+static int
+transient(natsStatus s, jsErrCode jerr)
+{
+	return s == NATS_NO_RESPONDERS || s == NATS_CONNECTION_DISCONNECTED ||
+	    (s == NATS_ERR && jerr == JSClusterNotAvailErr);
+}
+
 static enum hookline_verdict
 jetstream_handle(void *state, const struct hookline_event *ev)
 {
@@ -363,6 +372,7 @@ jetstream_handle(void *state, const struct hookline_event *ev)
 	jsPubOptions po;
 	jsErrCode jerr = 0;
 	natsStatus s;
+	int64_t deadline = nats_Now() + j->timeout;
 
 	if (j->nc != NULL &&
 	    natsConnection_Status(j->nc) == NATS_CONN_STATUS_CLOSED)
@@ -389,10 +399,22 @@ jetstream_handle(void *state, const struct hookline_event *ev)
 		goto done;
 	}
 	jsPubOptions_Init(&po);
-	po.MaxWait = j->timeout;
 	po.MsgId = ev->id; /* the stream's duplicate window keys on it */
 	po.ExpectStream = j->stream;
-	s = js_PublishMsg(&ack, j->js, msg, &po, &jerr);
+	/*
+	 * No leader for a moment (an election after a node died) or no link
+	 * (failing over): try again until the timeout is spent.  The same
+	 * Nats-Msg-Id makes a repeat harmless.
+	 */
+	for (int64_t left = j->timeout;;) {
+		po.MaxWait = left;
+		s = js_PublishMsg(&ack, j->js, msg, &po, &jerr);
+		left = deadline - nats_Now();
+		if (!transient(s, jerr) || left <= RETRY_PAUSE_MS)
+			break;
+		nats_Sleep(RETRY_PAUSE_MS);
+		left -= RETRY_PAUSE_MS;
+	}
 	if (s == NATS_OK)
 		verdict = HOOKLINE_OK;
 	else if (s == NATS_TIMEOUT)
@@ -401,8 +423,8 @@ jetstream_handle(void *state, const struct hookline_event *ev)
 		    ev->id, subject, (long long)j->timeout);
 	else if (s == NATS_NO_RESPONDERS)
 		j->host->log(j->host,
-		    "publish %s: no stream takes subject %s (or it has no leader)",
-		    ev->id, subject);
+		    "publish %s: no stream with a leader took subject %s within %lld ms",
+		    ev->id, subject, (long long)j->timeout);
 	else {
 		char what[sizeof(subject) + 96];
 

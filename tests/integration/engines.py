@@ -190,6 +190,10 @@ class NatsCluster:
         for i in range(n):
             self.start(i)
 
+    def wait_ready(self, user, password, seconds=60):
+        """Until JetStream answers (the cluster has a metadata leader)."""
+        return self.api(user, password, "$JS.API.INFO", seconds=seconds)
+
     def urls(self):
         return ",".join("nats://127.0.0.1:%d" % p for p in self.ports)
 
