@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 
-from harness import SRCDIR, free_port
+from harness import BIN, SRCDIR, free_port
 
 NATS_SERVER = shutil.which("nats-server", path="/usr/sbin:/usr/bin:" + os.environ.get("PATH", ""))
 
@@ -43,6 +43,13 @@ def skip(reason):
     print("1..0 # SKIP %s" % reason)
     sys.stdout.flush()
     sys.exit(0)
+
+
+def asan_build():
+    """Whether hookline was built with AddressSanitizer (then valgrind
+    cannot run it)."""
+    p = subprocess.run(["ldd", BIN], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=30)
+    return b"libasan" in p.stdout
 
 
 def killpg(pid, sig=signal.SIGKILL):
@@ -269,19 +276,37 @@ class NatsCluster:
 
 def stream_messages(cluster, user, password, stream, seconds=120):
     """Every message in the stream, as (seq, subject, headers, data), read
-    one by one with $JS.API.STREAM.MSG.GET (no consumer involved)."""
+    one by one with $JS.API.STREAM.MSG.GET (no consumer involved).  A
+    cluster that is still electing answers 503 for a moment: each read is
+    tried again, within seconds in all."""
+    deadline = time.time() + seconds
     info = cluster.api(user, password, "$JS.API.STREAM.INFO." + stream, seconds=seconds)
     first, last = info["state"]["first_seq"], info["state"]["last_seq"]
     out = []
-    c = cluster.client(user, password)
+    c = None
     try:
         for seq in range(first, last + 1):
-            try:
-                m = c.api("$JS.API.STREAM.MSG.GET." + stream, {"seq": seq}, timeout=10)["message"]
-            except NatsError as e:
-                if "no message found" in str(e):  # deleted or trimmed
-                    continue
-                raise
+            while True:
+                try:
+                    if c is None:
+                        c = cluster.client(user, password)
+                    m = c.api("$JS.API.STREAM.MSG.GET." + stream, {"seq": seq}, timeout=5)["message"]
+                    break
+                except NatsError as e:
+                    if "no message found" in str(e):  # deleted or trimmed
+                        m = None
+                        break
+                    last_error = e
+                except (OSError, ValueError) as e:
+                    last_error = e
+                if time.time() > deadline:
+                    raise NatsError("reading %s at %d: %s" % (stream, seq, last_error))
+                if c is not None:
+                    c.close()
+                    c = None
+                time.sleep(0.25)
+            if m is None:
+                continue
             headers = {}
             if m.get("hdrs"):
                 for h in base64.b64decode(m["hdrs"]).decode().split("\r\n")[1:]:
@@ -290,7 +315,8 @@ def stream_messages(cluster, user, password, stream, seconds=120):
                         headers[k.strip()] = v.strip()
             out.append((m["seq"], m["subject"], headers, base64.b64decode(m.get("data", ""))))
     finally:
-        c.close()
+        if c is not None:
+            c.close()
     return out
 
 

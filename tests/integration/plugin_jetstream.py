@@ -31,7 +31,7 @@ import threading
 import time
 
 from harness import Client, Lighttpd, Tap, ValgrindFcgi, Workdir, check_clean_shutdown, event_body, sha1_sig
-from engines import NATS_SERVER, NatsCluster, exit_on_signals, man_block, skip, stream_messages
+from engines import asan_build, NATS_SERVER, NatsCluster, exit_on_signals, killpg, man_block, skip, stream_messages
 
 BUILD = os.environ.get("HOOKLINE_BUILDDIR", ".")
 JS_SO = os.path.abspath(os.path.join(BUILD, "handler/plugins/.libs/jetstream.so"))
@@ -41,6 +41,7 @@ WORKER_PW = "worker-it-nats-19fe"
 LOAD = 10000
 CLIENTS = 4
 VALGRIND_EVENTS = 1000
+NO_QUORUM = 24  # events sent with two nodes down: 2 s each, 4 at a time
 
 exit_on_signals()
 if NATS_SERVER is None:
@@ -88,12 +89,22 @@ def run_worker(idle, timeout=120):
                             stderr=subprocess.PIPE, start_new_session=True)
 
 
-w = run_worker(0)
-out, err = w.communicate(timeout=120)
+# Until the cluster has elected its metadata leader, making a stream fails:
+# the worker says so and exits 1, and is run again.
+end = time.time() + 60
+tries = 0
+while time.time() < end:
+    tries += 1
+    w = run_worker(0)
+    out, err = w.communicate(timeout=120)
+    if w.returncode == 0:
+        break
+    time.sleep(0.5)
 cfg = api("$JS.API.STREAM.INFO.HOOKS")["config"]
 tap.ok(w.returncode == 0 and cfg["num_replicas"] == 3 and cfg["subjects"] == ["hooks.>"]
        and cfg["duplicate_window"] == 3600 * 10**9,
-       "the worker made the stream HOOKS: subjects hooks.>, 3 replicas, an hour of duplicate window",
+       "the worker made the stream HOOKS (run %d times): subjects hooks.>, 3 replicas, an hour of duplicate "
+       "window" % tries,
        "%s %r" % (err.decode(errors="replace"), cfg))
 
 BASE = {"HOOKLINE_SECRET": SECRET}
@@ -244,13 +255,13 @@ for i in down:
 quorum_outcome, qprogress = {}, [0]
 stop = threading.Event()
 t0 = time.time()
-threads = load(300000, 40, CLIENTS, quorum_outcome, qprogress, stop)
+threads = load(300000, NO_QUORUM, CLIENTS, quorum_outcome, qprogress, stop)
 for t in threads:
     t.join(timeout=60)
 no_quorum_time = time.time() - t0
-tap.ok(quorum_outcome.get(200) is None and len(quorum_outcome.get(503, [])) == 40,
-       "two of three nodes killed: 40 events, %d answered 503, %d answered 200 (%.1f s)"
-       % (len(quorum_outcome.get(503, [])), len(quorum_outcome.get(200, [])), no_quorum_time))
+tap.ok(quorum_outcome.get(200) is None and len(quorum_outcome.get(503, [])) == NO_QUORUM,
+       "two of three nodes killed: %d events, %d answered 503, %d answered 200 (%.1f s)"
+       % (NO_QUORUM, len(quorum_outcome.get(503, [])), len(quorum_outcome.get(200, [])), no_quorum_time))
 for i in down:
     cluster.start(i)
 t0 = time.time()
@@ -270,22 +281,31 @@ tap.ok(len(back) == 200, "nodes back: 200 events in a row answered 200 (%.1f s a
 left = retry_all(quorum_outcome.get(503, []))
 got = by_id()
 every = list(acked) + list(back) + [b for b, _ in few]
-tap.ok(not left and all(len(got.get(eid(b), [])) == 1 for b in every),
+retried = quorum_outcome.get(503, [])
+tap.ok(not left and all(len(got.get(eid(b), [])) == 1 for b in every + retried),
        "nothing acknowledged was lost: all %d events answered 200 so far are in the stream, once each; "
-       "the 40 refused ones too after their retries" % len(every))
+       "the %d refused with no quorum too, after their retries" % (len(every), len(retried)))
 total = sum(len(v) for v in got.values())
 tap.eq(total, len(got), "the stream holds %d messages, %d distinct ids: no duplicate" % (total, len(got)))
 c.close()
 
 # ---- the workers ---------------------------------------------------------------
+consumer = api("$JS.API.CONSUMER.INFO.HOOKS.workers", seconds=90)
 workers = [run_worker(3) for _ in range(2)]
-outs = [w.communicate(timeout=150) for w in workers]
+outs = []
+for w in workers:
+    try:
+        outs.append(w.communicate(timeout=150))
+    except subprocess.TimeoutExpired:
+        killpg(w.pid)
+        outs.append(w.communicate())
 taken = [[ln.split()[0] for ln in o.decode().splitlines() if ln] for o, _ in outs]
 flat = [i for t in taken for i in t]
 tap.ok(all(w.returncode == 0 for w in workers) and sorted(flat) == sorted(got)
        and all(len(t) > 0 for t in taken),
-       "2 workers on the durable consumer took %s messages: %d in all, %d distinct, each once"
-       % ("+".join(str(len(t)) for t in taken), len(flat), len(set(flat))),
+       "2 workers on the durable consumer (%d replicas) took %s messages: %d in all, %d distinct, each once"
+       % (1 + len(consumer["cluster"].get("replicas", [])), "+".join(str(len(t)) for t in taken), len(flat),
+          len(set(flat))),
        "\n".join(e.decode(errors="replace")[-500:] for _, e in outs))
 
 # ---- configuration errors -------------------------------------------------------
@@ -308,32 +328,35 @@ tap.ok(HOOKLINE_PW not in srv.errors().replace("servers=nats://hookline:%s@" % H
 check_clean_shutdown(tap, srv)
 
 # ---- under valgrind -----------------------------------------------------------
-vg = ValgrindFcgi(pool(ARG + " timeout=5000"), work.path)
-vsrv = Lighttpd({}, fcgi_socket=vg.socket)
-c = Client(vsrv.port, timeout=120)
-statuses = {}
-vpending = []
-t0 = time.time()
-node = cluster.names.index(leader())
-for i in range(VALGRIND_EVENTS):
-    if i == VALGRIND_EVENTS // 3:
-        cluster.kill(node)
-    if i == 2 * VALGRIND_EVENTS // 3:
-        cluster.start(node)
-    body = event_body(800000 + i)
-    s = post(c, "/hook", body)
-    statuses[s] = statuses.get(s, 0) + 1
-    if s != 200:
-        vpending.append(body)
-vpending = retry_all(vpending)
-c.close()
-tap.ok(set(statuses) <= {200, 503} and not vpending,
-       "%d events under valgrind, the leader killed and back (%.1f s): %r, retries all stored"
-       % (VALGRIND_EVENTS, time.time() - t0, statuses))
-got = by_id()
-tap.ok(all(len(got.get(eid(event_body(800000 + i)), [])) == 1 for i in range(VALGRIND_EVENTS)),
-       "each of them in the stream once")
-vsrv.stop()
-vg.finish(tap)
+if asan_build():
+    tap.ok(True, "# SKIP valgrind: this hookline is built with AddressSanitizer")
+else:
+    vg = ValgrindFcgi(pool(ARG + " timeout=5000"), work.path)
+    vsrv = Lighttpd({}, fcgi_socket=vg.socket)
+    c = Client(vsrv.port, timeout=120)
+    statuses = {}
+    vpending = []
+    t0 = time.time()
+    node = cluster.names.index(leader())
+    for i in range(VALGRIND_EVENTS):
+        if i == VALGRIND_EVENTS // 3:
+            cluster.kill(node)
+        if i == 2 * VALGRIND_EVENTS // 3:
+            cluster.start(node)
+        body = event_body(800000 + i)
+        s = post(c, "/hook", body)
+        statuses[s] = statuses.get(s, 0) + 1
+        if s != 200:
+            vpending.append(body)
+    vpending = retry_all(vpending)
+    c.close()
+    tap.ok(set(statuses) <= {200, 503} and not vpending,
+           "%d events under valgrind, the leader killed and back (%.1f s): %r, retries all stored"
+           % (VALGRIND_EVENTS, time.time() - t0, statuses))
+    got = by_id()
+    tap.ok(all(len(got.get(eid(event_body(800000 + i)), [])) == 1 for i in range(VALGRIND_EVENTS)),
+           "each of them in the stream once")
+    vsrv.stop()
+    vg.finish(tap)
 cluster.stop_all()
 tap.done()
