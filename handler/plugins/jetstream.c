@@ -314,7 +314,7 @@ subject_for(const char *template, const char *status, char *out)
 	size_t n = 0;
 
 	if (status != NULL)
-		for (; status[n] != '\0' && n < STATUS_TOKEN_MAX; n++) {
+		for (; n < STATUS_TOKEN_MAX && status[n] != '\0'; n++) {
 			char c = status[n];
 
 			token[n] = (c >= 'a' && c <= 'z') ||

@@ -71,6 +71,17 @@ def man_block(page, marker):
     return m.group(1).replace("\\e", "\\").replace("\\&", "").replace("\\-", "-")
 
 
+def man_lint(tap, page):
+    """mandoc -Tlint -Wwarning on docs/PAGE: silent, or a SKIP without mandoc."""
+    mandoc = shutil.which("mandoc", path="/usr/bin:/bin:" + os.environ.get("PATH", ""))
+    if mandoc is None:
+        tap.ok(True, "# SKIP mandoc not installed (Debian package mandoc)")
+        return
+    p = subprocess.run([mandoc, "-Tlint", "-Wwarning", os.path.join(SRCDIR, "docs", page)], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, universal_newlines=True, timeout=60)
+    tap.ok(p.returncode == 0 and p.stdout == "", "mandoc -Tlint -Wwarning: %s clean" % page, p.stdout)
+
+
 # ---- NATS -----------------------------------------------------------------
 
 class NatsError(Exception):

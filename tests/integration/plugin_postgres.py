@@ -29,7 +29,7 @@ import threading
 import time
 
 from harness import Client, Lighttpd, Tap, ValgrindFcgi, Workdir, check_clean_shutdown, event_body, sha1_sig
-from engines import asan_build, Postgres, exit_on_signals, man_block, pg_bindir, skip
+from engines import Postgres, asan_build, exit_on_signals, man_block, man_lint, pg_bindir, skip
 
 BUILD = os.environ.get("HOOKLINE_BUILDDIR", ".")
 PG_SO = os.path.abspath(os.path.join(BUILD, "handler/plugins/.libs/postgres.so"))
@@ -50,6 +50,7 @@ if not os.path.exists(PG_SO):
 
 tap = Tap()
 work = Workdir()
+man_lint(tap, "hookline-postgres.3")
 t0 = time.time()
 pg = Postgres(work.path, bindir)
 pg.psql("CREATE DATABASE hooks ENCODING 'UTF8' TEMPLATE template0", db="postgres")
@@ -168,7 +169,8 @@ for at in (LOAD * 3 // 10, LOAD * 65 // 100):
 for t in threads:
     t.join(timeout=max(1, deadline - time.time()))
 elapsed = time.time() - t0
-tap.ok(not any(t.is_alive() for t in threads) and all(at < LOAD for at, _ in restarts), "%d events sent in %.1f s, restarts at events %s"
+tap.ok(not any(t.is_alive() for t in threads) and all(at < LOAD for at, _ in restarts),
+       "%d events sent in %.1f s, restarts at events %s"
        % (progress[0], elapsed, ", ".join("%d (%.1f s down)" % r for r in restarts)))
 tap.eq(other, [], "every answer was 200 or 503")
 tap.ok(len(refused) > 0 and len(acked) + len(refused) == LOAD,
