@@ -8,7 +8,8 @@
  *
  *   table=NAME        required: the table (or schema.table), whose DDL
  *                     hookline-postgres(3) gives
- *   timeout=5000      bound on connecting and on each insert, milliseconds
+ *   timeout=5000      what each event may take, milliseconds: connecting,
+ *                     inserting, trying again while the server is down
  *   anything else     a libpq connection keyword (host=, port=, dbname=,
  *                     user=, sslmode=, passfile=, ...), passed as it is
  *
@@ -28,8 +29,9 @@
  * reached, does not answer within the timeout or fails the statement;
  * REJECT (422) when PostgreSQL refuses the data itself (SQLSTATE classes
  * 22 and 54, e.g. a \u0000 that jsonb cannot hold).  One connection per
- * process, made in init() and again, up to twice per event, after it
- * broke: a server that restarted is found again without a 503.
+ * process, made in init(); after it broke, or while the server is down or
+ * starting up, an event tries again (a fresh connection, every 100 ms)
+ * until the timeout is spent: a restart shorter than that costs no 503.
  *
  * init() fails (500, with the server's reason) when the server refuses the
  * login or, once connected, the INSERT does not prepare (no such table or
@@ -53,6 +55,7 @@
 #define IDENT_MAX 63 /* PostgreSQL's NAMEDATALEN - 1 */
 #define STMT "hookline_insert"
 #define TEXTOID 25 /* pg_type.oid of text */
+#define RETRY_PAUSE_MS 100 /* between tries while the server is down */
 
 struct postgres {
 	const struct hookline_host *host;
@@ -450,20 +453,80 @@ fail:
 	return -1;
 }
 
+/* What one try at inserting an event came to. */
+enum try {
+	TRY_OK,
+	TRY_REJECT, /* PostgreSQL refuses the data: 422 */
+	TRY_FAILED, /* the statement failed: 503 at once */
+	TRY_NO_LINK, /* no connection: again after a pause */
+	TRY_BROKEN /* the link broke (a restart): again */
+};
+
+/*
+ * One try at the INSERT, connecting first if need be.  p->why says what
+ * went wrong; the connection is dropped unless the try succeeded or the
+ * data was refused.
+ */
+static enum try
+try_insert(struct postgres *p, const char *const values[5],
+    const int lengths[5], const int formats[5], const struct timespec *deadline)
+{
+	char line[sizeof(p->why)];
+	const char *code;
+	enum try t;
+	PGresult *r;
+	int c;
+
+	if (p->conn == NULL && (c = connect_pg(p, deadline)) != 0)
+		return c == 1 ? TRY_FAILED : TRY_NO_LINK;
+	if (!PQsendQueryPrepared(p->conn, STMT, 5, values, lengths, formats,
+	        0)) {
+		set_why(p, "", PQerrorMessage(p->conn));
+		disconnect(p);
+		return TRY_BROKEN;
+	}
+	r = await_result(p, deadline);
+	if (r == NULL || PQstatus(p->conn) == CONNECTION_BAD) {
+		if (r != NULL)
+			set_why(p, "", PQresultErrorMessage(r));
+		PQclear(r);
+		disconnect(p);
+		return TRY_BROKEN;
+	}
+	if (PQresultStatus(r) == PGRES_COMMAND_OK) {
+		PQclear(r);
+		return TRY_OK;
+	}
+	code = sqlstate(r);
+	/* Data the server will never take: retrying cannot help. */
+	t = strncmp(code, "22", 2) == 0 || strncmp(code, "54", 2) == 0
+	    ? TRY_REJECT
+	    : TRY_FAILED;
+	snprintf(line, sizeof(line), "insert into %s: %s (SQLSTATE %s)",
+	    p->table, PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY), code);
+	set_why(p, "", line);
+	PQclear(r);
+	/*
+	 * Whatever else failed (a standby after a failover, a statement a
+	 * pooler discarded), the next event starts on a fresh connection.
+	 */
+	if (t == TRY_FAILED)
+		disconnect(p);
+	return t;
+}
+
 static enum hookline_verdict
 postgres_handle(void *state, const struct hookline_event *ev)
 {
 	struct postgres *p = state;
 	const char *delivery = p->host->abi_minor >= 1 ? ev->delivery : NULL;
-	const char *values[5] = {ev->id, ev->scheme, delivery, ev->status,
+	const char *const values[5] = {ev->id, ev->scheme, delivery, ev->status,
 	    ev->body};
 	/* The body goes as text in binary form: its exact bytes, once. */
 	const int lengths[5] = {0, 0, 0, 0, (int)ev->len};
 	const int formats[5] = {0, 0, 0, 0, 1};
-	enum hookline_verdict verdict = HOOKLINE_RETRY;
 	struct timespec deadline;
-	PGresult *r;
-	const char *state_code;
+	enum try t;
 
 	if (ev->len > 0x3fffffff) {
 		p->host->log(p->host,
@@ -472,52 +535,27 @@ postgres_handle(void *state, const struct hookline_event *ev)
 		return HOOKLINE_REJECT;
 	}
 	deadline_in(&deadline, p->timeout);
-	/* A second try on a fresh link: the server may have restarted. */
-	for (int attempt = 0; attempt < 2; attempt++) {
-		if (p->conn == NULL && connect_pg(p, &deadline) != 0) {
-			p->host->log(p->host, "event %s: %s", ev->id, p->why);
-			return HOOKLINE_RETRY;
-		}
-		if (!PQsendQueryPrepared(p->conn, STMT, 5, values, lengths,
-		        formats, 0)) {
-			set_why(p, "", PQerrorMessage(p->conn));
-			r = NULL;
-		} else
-			r = await_result(p, &deadline);
-		if (r == NULL || PQstatus(p->conn) == CONNECTION_BAD) {
-			if (r != NULL)
-				set_why(p, "", PQresultErrorMessage(r));
-			PQclear(r);
-			p->host->log(p->host, "event %s: %s", ev->id, p->why);
-			disconnect(p);
-			if (ms_left(&deadline) == 0)
-				return HOOKLINE_RETRY;
-			continue;
-		}
-		if (PQresultStatus(r) == PGRES_COMMAND_OK) {
-			PQclear(r);
+	/*
+	 * A server that restarted is found again at once; one that is down
+	 * or starting up is tried again until the timeout is spent.  An
+	 * INSERT whose answer was lost and that is sent again adds no row.
+	 */
+	for (int tries = 0;; tries++) {
+		t = try_insert(p, values, lengths, formats, &deadline);
+		if (t == TRY_OK)
 			return HOOKLINE_OK;
+		if (t == TRY_REJECT) {
+			p->host->log(p->host, "event %s: %s: rejected", ev->id,
+			    p->why);
+			return HOOKLINE_REJECT;
 		}
-		state_code = sqlstate(r);
-		/* Data the server will never take: retrying cannot help. */
-		if (strncmp(state_code, "22", 2) == 0 ||
-		    strncmp(state_code, "54", 2) == 0)
-			verdict = HOOKLINE_REJECT;
-		set_why(p, "", PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY));
-		p->host->log(p->host,
-		    "event %s: insert into %s: %s (SQLSTATE %s)%s", ev->id,
-		    p->table, p->why, state_code,
-		    verdict == HOOKLINE_REJECT ? ": rejected" : "");
-		PQclear(r);
-		/*
-		 * Whatever else failed (a standby after a failover, a
-		 * statement a pooler discarded), the next event starts on a
-		 * fresh connection.
-		 */
-		if (verdict == HOOKLINE_RETRY)
-			disconnect(p);
-		return verdict;
+		if (t == TRY_FAILED || p->login_refused ||
+		    ms_left(&deadline) <= RETRY_PAUSE_MS)
+			break;
+		if (t == TRY_NO_LINK || tries > 0)
+			poll(NULL, 0, RETRY_PAUSE_MS);
 	}
+	p->host->log(p->host, "event %s: %s", ev->id, p->why);
 	return HOOKLINE_RETRY;
 }
 

@@ -359,7 +359,6 @@ class Postgres:
             os.chown(self.dir, pw.pw_uid, pw.pw_gid)
             self.run_as = dict(user=pw.pw_uid, group=pw.pw_gid, extra_groups=[])
         self.env = {"PATH": "/usr/bin:/bin", "LANG": "C", "HOME": self.dir}
-        self.pids = set()
         atexit.register(self.stop)
         self.ctl(["initdb", "-D", self.data, "-U", "postgres", "-E", "UTF8", "--locale=C",
                   "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync"], timeout=120)
@@ -377,32 +376,39 @@ class Postgres:
         return ("-c port=%d -c listen_addresses=127.0.0.1 -c unix_socket_directories=%s "
                 "-c max_connections=60 -c fsync=on -c synchronous_commit=on" % (self.port, self.dir))
 
-    def _remember_pid(self):
+    def postmaster(self):
+        """The running postmaster's pid (ours: its command line names our
+        directory, as -D or as the socket directory), or None."""
         try:
             with open(os.path.join(self.data, "postmaster.pid")) as f:
-                self.pids.add(int(f.readline()))
+                pid = int(f.readline())
+            with open("/proc/%d/cmdline" % pid, "rb") as f:
+                if self.dir.encode() in f.read():
+                    return pid
         except (OSError, ValueError):
             pass
+        return None
 
     def start(self):
         self.ctl(["pg_ctl", "-D", self.data, "-l", self.logfile, "-o", self.options(), "-w", "-t", "60", "start"])
-        self._remember_pid()
 
     def restart_immediate(self):
         """pg_ctl restart -m immediate: no shutdown checkpoint, crash
         recovery on the way up."""
         self.ctl(["pg_ctl", "-D", self.data, "-l", self.logfile, "-o", self.options(), "-m", "immediate", "-w",
                   "-t", "60", "restart"])
-        self._remember_pid()
 
     def stop(self):
-        if os.path.exists(os.path.join(self.data, "postmaster.pid")):
-            try:
-                self.ctl(["pg_ctl", "-D", self.data, "-m", "immediate", "-w", "-t", "30", "stop"], check=False)
-            except subprocess.TimeoutExpired:
-                pass
-        # pg_ctl starts the postmaster in a session of its own.
-        for pid in self.pids:
+        """pg_ctl stop -m immediate; SIGKILL to the postmaster's session
+        (pg_ctl starts it in one of its own) if that did not stop it."""
+        if self.postmaster() is None:
+            return
+        try:
+            self.ctl(["pg_ctl", "-D", self.data, "-m", "immediate", "-w", "-t", "30", "stop"], check=False)
+        except subprocess.TimeoutExpired:
+            pass
+        pid = self.postmaster()
+        if pid is not None:
             killpg(pid)
 
     def psql(self, sql, db="hooks", user="postgres", timeout=120):
