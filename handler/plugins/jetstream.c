@@ -62,7 +62,7 @@ struct jetstream {
 	const char *subject; /* the template, into words */
 	const char *stream; /* NULL: any stream */
 	int64_t timeout; /* milliseconds */
-	char password[512]; /* empty when no user= */
+	char password[512]; /* from password_file=, wiped once copied */
 	natsOptions *opts; /* owned */
 	natsConnection *nc; /* NULL when not connected */
 	jsCtx *js; /* with nc */
@@ -220,6 +220,8 @@ parse(struct jetstream *j)
 		    NATS_ERR);
 		return -1;
 	}
+	/* The options hold their own copy. */
+	memset(j->password, 0, sizeof(j->password));
 	return 0;
 bad:
 	j->host->log(j->host,

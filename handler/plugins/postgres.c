@@ -174,9 +174,11 @@ parse(struct postgres *p)
 		    "HOOKLINE_PLUGIN_ARG: table= is required (the table to insert into; hookline-postgres(3) gives its DDL)");
 		return -1;
 	}
-	/* The body is UTF-8, whatever the locale says. */
-	default_keyword(p, "client_encoding", "UTF8");
 	default_keyword(p, "application_name", "hookline");
+	/* The body is UTF-8, whatever the argument or the locale says (the
+	 * last of a keyword's values counts). */
+	p->keys[p->nkeys] = "client_encoding";
+	p->values[p->nkeys++] = "UTF8";
 	p->keys[p->nkeys] = p->values[p->nkeys] = NULL;
 	snprintf(p->sql, sizeof(p->sql),
 	    "INSERT INTO %s (id, received, scheme, delivery, status, body, raw) VALUES ($1, now(), $2, $3, $4, $5::jsonb, $5) ON CONFLICT (id) DO NOTHING",

@@ -419,7 +419,7 @@ class Postgres:
                            env=dict(self.env, PGCONNECT_TIMEOUT="10"), stdin=subprocess.DEVNULL,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
         if p.returncode != 0:
-            raise RuntimeError("psql: %s" % p.stderr.decode(errors="replace"))
+            raise RuntimeError("psql: %s\nserver log:\n%s" % (p.stderr.decode(errors="replace"), self.log()[-3000:]))
         return [ln.split("\x1f") for ln in p.stdout.decode().split("\n") if ln != ""]
 
     def session(self, db="hooks", user="postgres"):
