@@ -9,7 +9,7 @@
 # (fuzz_packages).
 BUILD_DEPS="autoconf automake libtool make gcc libc6-dev pkg-config libfcgi-dev libcjson-dev libssl-dev libhiredis-dev"
 SERVE_DEPS="lighttpd curl jq"
-TEST_DEPS="python3 valgrind wrk logrotate systemd cppcheck e2fsprogs apache2 apache2-suexec-pristine acl libapache2-mod-fcgid nginx spawn-fcgi redis-server mandoc debootstrap"
+TEST_DEPS="python3 valgrind wrk logrotate systemd cppcheck e2fsprogs apache2 apache2-suexec-pristine acl libapache2-mod-fcgid nginx spawn-fcgi redis-server mandoc debootstrap libnats-dev libpq-dev nats-server postgresql"
 
 # The Debian releases scripts/serve and scripts/check are run on, and
 # proven on by tests/fresh/ (each in a root that has nothing but git).

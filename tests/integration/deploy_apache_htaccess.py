@@ -167,5 +167,6 @@ for suexec in ((True, False) if suexec_ok else (False,)):
             site.kill_leftovers()
             subprocess.run(["userdel", user.pw_name], stderr=subprocess.DEVNULL)
 if not suexec_ok:
-    tap.ok(True, "# SKIP suEXEC variant: %s is not installed setuid root (apache2-suexec-pristine)" % SUEXEC)
+    tap.skip("the suEXEC variant", "%s is not installed setuid root (Debian package apache2-suexec-pristine)"
+             % SUEXEC)
 tap.done()

@@ -129,7 +129,8 @@ tap.ok("HOOKLINE_SECRET and HOOKLINE_SECRET_FILE are both set" in err and "HOOKL
 with open("/proc/sys/kernel/core_pattern") as f:
     pattern = f.read().strip()
 if pattern.startswith("|"):
-    tap.ok(True, "core_pattern pipes to %s: core names checked through comm and exe above" % pattern.split()[0])
+    tap.skip("a core file's name", "core_pattern pipes to %s: core names were checked through comm and exe"
+             % pattern.split()[0])
 else:
     cwd = os.path.join(work.path, "core")
     os.mkdir(cwd)
