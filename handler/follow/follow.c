@@ -325,7 +325,7 @@ dispatch(struct follower *f)
 	settle(f); /* what finished frees its place first */
 	while (!f->stopping && f->fatal == FL_OK && f->nran < f->o->jobs &&
 	    f->njobs < JOBS_LIST_MAX && take(f))
-		;
+		f->again = 1; /* the last line taken: more may be there */
 }
 
 /* Drops the files that could not be found again, once idle. */
@@ -495,6 +495,7 @@ reap(struct follower *f, const struct pollfd *fds, size_t nfds)
 {
 	char why[FL_WHY_MAX];
 	long now = now_ms();
+	enum fl_verdict v;
 	int code;
 
 	for (struct job *j = f->head; j != NULL && f->fatal == FL_OK;
@@ -510,14 +511,11 @@ reap(struct follower *f, const struct pollfd *fds, size_t nfds)
 			continue;
 		for (size_t i = 0; i < nfds && !fired; i++)
 			fired = fds[i].fd == j->child.pidfd && fds[i].revents != 0;
-		if (now >= j->child.deadline_ms)
-			job_verdict(f, j, child_reap(&j->child, 1, &code, why,
-			                      sizeof(why)),
-			    code, why);
-		else if (fired)
-			job_verdict(f, j, child_reap(&j->child, 0, &code, why,
-			                      sizeof(why)),
-			    code, why);
+		if (now < j->child.deadline_ms && !fired)
+			continue;
+		v = child_reap(&j->child, now >= j->child.deadline_ms, &code, why,
+		    sizeof(why));
+		job_verdict(f, j, v, code, why);
 	}
 }
 
@@ -719,8 +717,25 @@ follow_run(const struct fl_opts *o, char *why, size_t wl)
 		retire_ms = f.fatal == FL_OK ? retire(&f) : -1;
 		if (f.fatal == FL_OK && f.dirty)
 			commit(&f);
-		if (f.fatal != FL_OK)
+		if (f.fatal != FL_OK) {
+			/* What was done before is kept, unless committing
+			 * itself failed. */
+			if (f.fatal != FL_ESTATE && f.fatal != FL_ENOMEM &&
+			    f.dirty) {
+				enum fl_err first = f.fatal;
+				char why2[FL_WHY_MAX];
+
+				memcpy(why2, f.why, sizeof(why2));
+				f.fatal = FL_OK;
+				settle(&f);
+				commit(&f);
+				if (f.fatal == FL_OK) {
+					f.fatal = first;
+					memcpy(f.why, why2, sizeof(why2));
+				}
+			}
 			break;
+		}
 		if (f.stopping && !running(&f))
 			break;
 		if (o->once && f.caught_up && f.head == NULL && !f.busy &&
