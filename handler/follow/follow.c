@@ -667,20 +667,20 @@ scan(struct follower *f)
 		snprintf(f->why, sizeof(f->why), "inotify: %s", strerror(errno));
 		return;
 	}
+	if (f->ls->rescan) {
+		if ((f->fatal = logset_scan(f->ls, time(NULL), f->first, f->why,
+		         sizeof(f->why))) != FL_OK)
+			return;
+		f->first = 0;
+		drop_missing(f);
+		if (f->ls->n != before)
+			f->dirty = 1;
+	}
 	if (f->ls->wd == -1 && !f->dir_gone)
 		say("%s does not exist: waiting for it", f->ls->dir);
 	else if (f->ls->wd != -1 && f->dir_gone)
 		say("%s is back", f->ls->dir);
 	f->dir_gone = f->ls->wd == -1;
-	if (!f->ls->rescan)
-		return;
-	if ((f->fatal = logset_scan(f->ls, time(NULL), f->first, f->why,
-	         sizeof(f->why))) != FL_OK)
-		return;
-	f->first = 0;
-	drop_missing(f);
-	if (f->ls->n != before)
-		f->dirty = 1;
 }
 
 /*

@@ -170,6 +170,8 @@ struct logset {
 	char since[FL_RECEIVED_MAX]; /* unknown files older than this are old */
 	int ino_fd; /* inotify */
 	int wd; /* the directory's watch, -1 when it is missing */
+	dev_t dir_dev; /* the directory watched */
+	ino_t dir_ino;
 	int rescan; /* something changed in the directory */
 	int pending; /* a candidate had no complete first line yet */
 };

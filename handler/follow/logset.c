@@ -330,11 +330,25 @@ logset_scan(struct logset *ls, time_t now, int first, char *why, size_t wl)
 	char path[PATH_MAX], now_path[PATH_MAX];
 	enum fl_err rc = FL_OK;
 	struct dirent *de;
+	struct stat sb;
 	DIR *d;
 
 	ls->rescan = 0;
 	ls->pending = 0;
 	logset_expand(ls, now, now_path, sizeof(now_path));
+	/* A directory removed (inotify does not always say so while a file
+	 * of it is open) or replaced: its watch is given up, and taken
+	 * again on the path. */
+	if (ls->wd != -1 && (stat(ls->dir, &sb) == -1 || sb.st_dev != ls->dir_dev ||
+	                        sb.st_ino != ls->dir_ino)) {
+		inotify_rm_watch(ls->ino_fd, ls->wd);
+		ls->wd = -1;
+		if (logset_watch(ls) == -1) {
+			snprintf(why, wl, "inotify: %s", strerror(errno));
+			return FL_ELOG;
+		}
+		ls->rescan = 0;
+	}
 	if ((d = opendir(ls->dir)) == NULL) {
 		if (errno == ENOENT || errno == ENOTDIR)
 			return FL_OK;
@@ -362,12 +376,19 @@ logset_scan(struct logset *ls, time_t now, int first, char *why, size_t wl)
 int
 logset_watch(struct logset *ls)
 {
+	struct stat sb;
+
 	if (ls->ino_fd == -1 &&
 	    (ls->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
 		return -1;
 	if (ls->wd == -1 &&
-	    (ls->wd = inotify_add_watch(ls->ino_fd, ls->dir, WATCH_MASK)) != -1)
+	    (ls->wd = inotify_add_watch(ls->ino_fd, ls->dir, WATCH_MASK)) != -1) {
 		ls->rescan = 1; /* what happened while nobody watched */
+		if (stat(ls->dir, &sb) == 0) {
+			ls->dir_dev = sb.st_dev;
+			ls->dir_ino = sb.st_ino;
+		}
+	}
 	return ls->ino_fd;
 }
 
