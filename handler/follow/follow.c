@@ -322,7 +322,6 @@ take(struct follower *f)
 static void
 dispatch(struct follower *f)
 {
-	settle(f); /* what finished frees its place first */
 	while (!f->stopping && f->fatal == FL_OK && f->nran < f->o->jobs &&
 	    f->njobs < JOBS_LIST_MAX && take(f))
 		f->again = 1; /* the last line taken: more may be there */
@@ -707,6 +706,11 @@ follow_run(const struct fl_opts *o, char *why, size_t wl)
 		scan(&f);
 		if (f.fatal == FL_OK)
 			fill(&f);
+		/* What finished is committed before its place is given to
+		 * another command: a crash repeats at most -j events. */
+		settle(&f);
+		if (f.fatal == FL_OK && f.dirty)
+			commit(&f);
 		if (f.fatal == FL_OK)
 			dispatch(&f);
 		settle(&f);
