@@ -25,7 +25,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -367,12 +366,16 @@ fail:
 
 /*
  * Makes DIR (not its parents; mode 0700) if it is missing and takes its
- * lock, DIR/lock, for as long as *fd stays open.  Returns FL_OK, FL_EBUSY
- * when another hookline-follow holds it, FL_ESTATE, each with why set.
+ * lock, DIR/lock, for as long as this process lives.  A POSIX record
+ * lock, not flock(2): it belongs to the process, so a command spawned an
+ * instant before hookline-follow was killed (and not yet past its exec)
+ * does not hold it on.  Returns FL_OK, FL_EBUSY when another
+ * hookline-follow holds it, FL_ESTATE, each with why set.
  */
 enum fl_err
 state_lock(const char *dir, int *fd, char *why, size_t wl)
 {
+	struct flock lk = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
 	char path[PATH_MAX];
 	struct stat sb;
 
@@ -393,8 +396,8 @@ state_lock(const char *dir, int *fd, char *why, size_t wl)
 		snprintf(why, wl, "cannot open %s: %s", path, strerror(errno));
 		return FL_ESTATE;
 	}
-	if (flock(*fd, LOCK_EX | LOCK_NB) == -1) {
-		int busy = errno == EWOULDBLOCK;
+	if (fcntl(*fd, F_SETLK, &lk) == -1) {
+		int busy = errno == EACCES || errno == EAGAIN;
 
 		if (busy)
 			snprintf(why, wl, "another hookline-follow uses %s", dir);

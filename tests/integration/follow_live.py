@@ -95,6 +95,7 @@ ok = wait_for(lambda: len(Runs(out).ends) == 2, 5, step=0.002)
 took = time.time() - t
 tap.ok(ok and Runs(out).ids()[1] == event_id(body(1)) and not Runs(out).bad(),
        "its newline came: acted on at once (%.0f ms), the whole body" % (took * 1000))
+f.stop()
 
 # ---- SIGTERM ---------------------------------------------------------------------
 d, log, st, out = case("term")

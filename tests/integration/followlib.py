@@ -8,6 +8,7 @@ hashed to the event's id), log lines written the way hookline writes
 them, and bounded waits.  Only 127.0.0.1 is ever a target.
 """
 
+import atexit
 import hashlib
 import json
 import os
@@ -106,6 +107,7 @@ class Follower:
         e = harness.child_env(env, work)
         self.proc = subprocess.Popen([FOLLOW] + args, env=e, stdin=subprocess.DEVNULL,
                                      stdout=open(self.out, "ab"), stderr=open(self.err, "ab"))
+        atexit.register(self.kill)  # whatever happens to the test
 
     def wait(self, seconds=60):
         try:
