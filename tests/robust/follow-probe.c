@@ -2,7 +2,7 @@
  * follow-probe: the command hookline-follow's tests run for each event.
  *
  *   follow-probe [-s MS] [-x CODE] [-r TRIES] [-m STATUS=CODE]
- *       [-S STATUS=MS] OUT
+ *       [-S STATUS=MS] [-i PREFIX=CODE] OUT
  *
  * It reads its standard input to the end and appends to OUT (one write,
  * O_APPEND, so that runs at once never mix) a line when it starts and a
@@ -17,8 +17,10 @@
  * are CLOCK_REALTIME.  Then it sleeps MS milliseconds (-s) and exits with
  * CODE (-x, default 0); with -r, it exits 75 the first TRIES times it runs
  * for an event (counted in OUT.tries/<id>); with -m, CODE when
- * $HOOKLINE_EVENT_STATUS is STATUS, and with -S it sleeps MS when it is.  Built in C: Python's start-up would
- * dominate the 20,000 runs of the kill test.
+ * $HOOKLINE_EVENT_STATUS is STATUS, and with -S it sleeps MS when it is;
+ * with -i, CODE when the id starts with PREFIX (a share of any events).
+ * Built in C: Python's start-up would dominate the 20,000 runs of the
+ * kill test.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -88,7 +90,8 @@ when_status(const char *arg, int dflt)
 int
 main(int argc, char *argv[])
 {
-	const char *id = getenv("HOOKLINE_EVENT_ID"), *match = NULL, *slow = NULL;
+	const char *id = getenv("HOOKLINE_EVENT_ID"), *match = NULL, *slow = NULL,
+		   *prefix = NULL;
 	unsigned char md[EVP_MAX_MD_SIZE], buf[65536];
 	char line[512], hex[65];
 	long long start = now_ns();
@@ -98,7 +101,7 @@ main(int argc, char *argv[])
 	EVP_MD_CTX *ctx;
 	ssize_t n;
 
-	while ((c = getopt(argc, argv, "s:x:r:m:S:")) != -1)
+	while ((c = getopt(argc, argv, "s:x:r:m:S:i:")) != -1)
 		switch (c) {
 		case 's':
 			sleep_ms = atoi(optarg);
@@ -115,12 +118,15 @@ main(int argc, char *argv[])
 		case 'S':
 			slow = optarg;
 			break;
+		case 'i':
+			prefix = optarg;
+			break;
 		default:
 			return 64;
 		}
 	if (optind != argc - 1 || id == NULL) {
 		fprintf(stderr, "usage: follow-probe [-s MS] [-x CODE] [-r TRIES] "
-		    "[-m STATUS=CODE] [-S STATUS=MS] OUT "
+		    "[-m STATUS=CODE] [-S STATUS=MS] [-i PREFIX=CODE] OUT "
 		    "(with HOOKLINE_EVENT_ID set)\n");
 		return 64;
 	}
@@ -152,6 +158,9 @@ main(int argc, char *argv[])
 	if (retries >= 0 && tries(argv[optind], id) < retries)
 		code = 75;
 	code = when_status(match, code);
+	if (prefix != NULL && strchr(prefix, '=') != NULL &&
+	    strncmp(id, prefix, (size_t)(strchr(prefix, '=') - prefix)) == 0)
+		code = atoi(strchr(prefix, '=') + 1);
 	snprintf(line, sizeof(line), "X %.64s %s %ld %lld %lld %zu %d\n", id,
 	    ok ? "ok" : "bad", (long)getpid(), start, now_ns(), total, code);
 	append(argv[optind], line);
