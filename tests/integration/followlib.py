@@ -155,6 +155,15 @@ def state_offsets(state_dir):
     return out
 
 
+def line_ends(path):
+    """The offset where each line of the file ends."""
+    ends = []
+    with open(path, "rb") as f:
+        for line in f:
+            ends.append((ends[-1] if ends else 0) + len(line))
+    return ends
+
+
 def deadletters(state_dir):
     path = os.path.join(state_dir, "deadletter.jsonl")
     if not os.path.exists(path):

@@ -33,7 +33,7 @@ from robustlib import harness  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 from followlib import PROBE, Follower, Runs, append, body, deadletters, event_id, record, run  # noqa: E402
-from followlib import state_offsets, wait_for  # noqa: E402
+from followlib import line_ends, state_offsets, wait_for  # noqa: E402
 
 tap = harness.Tap()
 t0 = time.time()
@@ -92,10 +92,7 @@ try:
     err = f.stderr()
     tap.ok("cannot commit the position" in err and "No space left on device" in err,
            "it says why: %s" % err.strip().splitlines()[-1][-120:] if err.strip() else "", err)
-    ends = []
-    with open(log, "rb") as fh:
-        for line in fh:
-            ends.append((ends[-1] if ends else 0) + len(line))
+    ends = line_ends(log)
     tap.ok(at is not None and at in ends and ends.index(at) + 1 <= ran,
            "the position on disk (%s) passes only events that ran (%d)" % (at, ran))
     os.unlink(filler)
@@ -121,10 +118,7 @@ try:
     filler = fill(disk)
     rc = f.wait(30)
     err = f.stderr()
-    ends = []
-    with open(log, "rb") as fh:
-        for line in fh:
-            ends.append((ends[-1] if ends else 0) + len(line))
+    ends = line_ends(log)
     tap.eq(rc, 1, "a dead letter on a full disk: exit 1")
     tap.ok("cannot write the dead-letter file" in err and "No space left on device" in err,
            "it says why", err[-400:])
