@@ -105,6 +105,7 @@ int line_match(const struct fl_line *, const struct fl_match *, size_t);
 void line_received(const char *, size_t, char *, size_t);
 int received_time(const char *, time_t *);
 void received_format(char *, size_t, time_t);
+int hex_decode(const char *, unsigned char *, size_t);
 
 /* ---- logfile.c --------------------------------------------------------- */
 

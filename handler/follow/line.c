@@ -36,14 +36,24 @@ string_of(const cJSON *obj, const char *key)
 	return cJSON_IsString(f) ? f->valuestring : NULL;
 }
 
+/* The value of a lowercase hex digit, or -1. */
+static int
+hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
 static int
 is_id(const char *s)
 {
 	size_t i;
 
 	for (i = 0; s[i] != '\0'; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		        (s[i] >= 'a' && s[i] <= 'f')))
+		if (hex_digit(s[i]) == -1)
 			return 0;
 	return i == 64;
 }
@@ -198,6 +208,23 @@ line_received(const char *text, size_t len, char *out, size_t ol)
 		return;
 	memcpy(out, text + p, i - p);
 	out[i - p] = '\0';
+}
+
+/*
+ * Decodes the 2 * n lowercase hex digits at s into out (n bytes).
+ * Returns 0, or -1 when one is no such digit.
+ */
+int
+hex_decode(const char *s, unsigned char *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int hi = hex_digit(s[2 * i]), lo;
+
+		if (hi == -1 || (lo = hex_digit(s[2 * i + 1])) == -1)
+			return -1;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
 }
 
 /* The seconds since the epoch of a "received" time ("...Z", UTC). */

@@ -48,24 +48,6 @@ struct seen {
 	uint64_t synced; /* ids below this seq are in the file */
 };
 
-static int
-unhex(const char *s, unsigned char *out, size_t n)
-{
-	for (size_t i = 0; i < 2 * n; i++) {
-		char c = s[i];
-		unsigned v;
-
-		if (c >= '0' && c <= '9')
-			v = (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v = (unsigned)(c - 'a' + 10);
-		else
-			return -1;
-		out[i / 2] = (unsigned char)(i % 2 ? out[i / 2] | v : v << 4);
-	}
-	return 0;
-}
-
 static size_t
 home(const struct seen *s, const unsigned char *id)
 {
@@ -158,7 +140,7 @@ load_file(struct seen *s, int fd)
 			if (slot[SLOT - 1] != '\n' || slot[16] != ' ' ||
 			    slot[81] != ' ' ||
 			    sscanf(slot, "%16" SCNx64, &seq) != 1 ||
-			    unhex(slot + 17, id, 32) == -1 ||
+			    hex_decode(slot + 17, id, 32) == -1 ||
 			    sscanf(slot + 82, "%13lld", &when) != 1)
 				continue; /* never written */
 			if (pass == 0 && seq + 1 > max)
@@ -256,7 +238,7 @@ seen_open(struct seen **sp, const char *dir, unsigned count, unsigned age,
 		load_file(s, s->fd);
 	for (size_t i = 0; i < st->nids; i++)
 		if (st->ids[i].seq + count >= s->next &&
-		    unhex(st->ids[i].id, id, 32) == 0)
+		    hex_decode(st->ids[i].id, id, 32) == 0)
 			place(s, st->ids[i].seq, id, st->ids[i].when);
 	if (s->fd == -1 || fstat(s->fd, &sb) == -1 ||
 	    sb.st_size != (off_t)count * SLOT) {
@@ -297,7 +279,7 @@ seen_has(const struct seen *s, const char *idhex, int64_t now)
 	unsigned char id[32];
 	size_t i;
 
-	if (s == NULL || unhex(idhex, id, 32) == -1)
+	if (s == NULL || hex_decode(idhex, id, 32) == -1)
 		return 0;
 	i = find(s, id);
 	return s->table[i] != 0 && now - s->ring[s->table[i] - 1].when <= s->age;
@@ -310,7 +292,7 @@ seen_add(struct seen *s, const char *idhex, int64_t now)
 {
 	unsigned char id[32];
 
-	if (s == NULL || unhex(idhex, id, 32) == -1)
+	if (s == NULL || hex_decode(idhex, id, 32) == -1)
 		return;
 	place(s, s->next++, id, now);
 }

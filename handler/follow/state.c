@@ -46,28 +46,6 @@ state_clear(struct fl_state *st)
 	memset(st, 0, sizeof(*st));
 }
 
-static int
-unhex(const char *s, unsigned char *out, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned v = 0;
-
-		for (int k = 0; k < 2; k++) {
-			char c = s[2 * i + k];
-
-			v <<= 4;
-			if (c >= '0' && c <= '9')
-				v |= (unsigned)(c - '0');
-			else if (c >= 'a' && c <= 'f')
-				v |= (unsigned)(c - 'a' + 10);
-			else
-				return -1;
-		}
-		out[i] = (unsigned char)v;
-	}
-	return s[2 * n] == '\0' ? 0 : -1;
-}
-
 static void
 time_in(char *out, const char *s)
 {
@@ -86,7 +64,8 @@ parse_file(char *s, struct fl_pos *p)
 	if (sscanf(s, "%39s %llu %zu %64s %llu %llu %n", received, &off, &fplen,
 	        fp, &dev, &ino, &used) != 6 ||
 	    used == 0 || fplen == 0 || fplen > FL_FP_MAX || off > INT64_MAX ||
-	    unhex(fp, p->fp, sizeof(p->fp)) == -1)
+	    strlen(fp) != 2 * sizeof(p->fp) ||
+	    hex_decode(fp, p->fp, sizeof(p->fp)) == -1)
 		return -1;
 	time_in(p->received, received);
 	p->offset = (off_t)off;
