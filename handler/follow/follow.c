@@ -32,7 +32,7 @@
 
 /* A writer holds a file's lock: look again this soon. */
 #define BUSY_MS 5
-/* The log's directory is missing: look for it again this soon. */
+/* The log's directory and its parent are missing: look again this soon. */
 #define MISSING_DIR_MS 1000
 /* Lines taken but not committed, skipped ones included: a bound on
  * memory while one slow command holds the position back. */
@@ -537,7 +537,9 @@ wait_ms(const struct follower *f, long retire_ms)
 		return 0;
 	if (f->busy && (t == -1 || t > BUSY_MS))
 		t = BUSY_MS;
-	if (f->ls->wd == -1 && (t == -1 || t > MISSING_DIR_MS))
+	/* Neither the directory nor its parent to watch: look now and then. */
+	if (f->ls->wd == -1 && f->ls->pwd == -1 &&
+	    (t == -1 || t > MISSING_DIR_MS))
 		t = MISSING_DIR_MS;
 	return t;
 }
@@ -661,7 +663,7 @@ scan(struct follower *f)
 {
 	size_t before = f->ls->n;
 
-	if (f->ls->wd == -1 && logset_watch(f->ls) == -1) {
+	if ((f->ls->wd == -1 || f->ls->pwd == -1) && logset_watch(f->ls) == -1) {
 		f->fatal = FL_ELOG;
 		snprintf(f->why, sizeof(f->why), "inotify: %s", strerror(errno));
 		return;

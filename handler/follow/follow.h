@@ -171,6 +171,9 @@ struct logset {
 	char since[FL_RECEIVED_MAX]; /* unknown files older than this are old */
 	int ino_fd; /* inotify */
 	int wd; /* the directory's watch, -1 when it is missing */
+	char *parent; /* owned: the directory's parent */
+	const char *dir_name; /* its name there, in dir; NULL for "/" */
+	int pwd; /* the parent's watch, -1 when it is missing */
 	dev_t dir_dev; /* the directory watched */
 	ino_t dir_ino;
 	int rescan; /* something changed in the directory */

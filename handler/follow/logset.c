@@ -22,8 +22,12 @@
  * delaycompress matters (deploy/logrotate/hookline has it).
  *
  * Waiting is inotify(7) on the directory: a file created, renamed,
- * removed or appended to there wakes the loop.  The strftime conversions
- * must all be in the file name, so that one directory holds every file.
+ * removed or appended to there wakes the loop.  Its parent is watched
+ * too, for the directory itself going away and coming back: inotify does
+ * not report the removal of a directory to its own watch while a file of
+ * it is still open (and hookline-follow keeps one open).  The strftime
+ * conversions must all be in the file name, so that one directory holds
+ * every file.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -39,6 +43,8 @@
 
 #include "follow.h"
 
+#define PARENT_MASK \
+	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR)
 #define WATCH_MASK \
 	(IN_CREATE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_MODIFY | \
 	    IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF | \
@@ -100,6 +106,7 @@ logset_new(const char *pattern, char *why, size_t wl)
 		goto nomem;
 	ls->ino_fd = -1;
 	ls->wd = -1;
+	ls->pwd = -1;
 	ls->rescan = 1;
 	if (slash == NULL || slash[1] == '\0') {
 		snprintf(why, wl, "LOG %.200s names no file", pattern);
@@ -119,6 +126,15 @@ logset_new(const char *pattern, char *why, size_t wl)
 	    (ls->base = strdup(slash + 1)) == NULL ||
 	    (ls->base_glob = glob_of(slash + 1)) == NULL)
 		goto nomem;
+	/* The directory's parent, and its name there ("/" has neither). */
+	slash = strrchr(ls->dir, '/');
+	if (slash[1] != '\0') {
+		ls->dir_name = slash + 1;
+		if ((ls->parent = strndup(ls->dir, slash == ls->dir
+		             ? 1
+		             : (size_t)(slash - ls->dir))) == NULL)
+			goto nomem;
+	}
 	return ls;
 nomem:
 	snprintf(why, wl, "out of memory");
@@ -139,6 +155,7 @@ logset_free(struct logset *ls)
 		close(ls->ino_fd);
 	free(ls->pattern);
 	free(ls->dir);
+	free(ls->parent);
 	free(ls->base);
 	free(ls->base_glob);
 	free(ls);
@@ -381,6 +398,8 @@ logset_watch(struct logset *ls)
 	if (ls->ino_fd == -1 &&
 	    (ls->ino_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) == -1)
 		return -1;
+	if (ls->pwd == -1 && ls->dir_name != NULL)
+		ls->pwd = inotify_add_watch(ls->ino_fd, ls->parent, PARENT_MASK);
 	if (ls->wd == -1 &&
 	    (ls->wd = inotify_add_watch(ls->ino_fd, ls->dir, WATCH_MASK)) != -1) {
 		ls->rescan = 1; /* what happened while nobody watched */
@@ -410,6 +429,15 @@ logset_events(struct logset *ls)
 			ev = (const struct inotify_event *)(void *)p;
 			if (ev->mask & IN_Q_OVERFLOW) {
 				ls->rescan = grew = 1; /* events were lost */
+				continue;
+			}
+			if (ev->wd == ls->pwd && ev->wd != -1) {
+				/* The directory itself went, came or moved. */
+				if (ev->mask & IN_IGNORED)
+					ls->pwd = -1;
+				else if (ev->len > 0 &&
+				    strcmp(ev->name, ls->dir_name) == 0)
+					ls->rescan = grew = 1;
 				continue;
 			}
 			if (ev->wd != ls->wd)

@@ -123,6 +123,7 @@ def tear(n):
 
 deadline = time.time() + 280
 done_loading = None
+last_size = [0, time.time()]
 while time.time() < deadline:
     if load.poll() is not None and done_loading is None:
         done_loading = time.time()
@@ -148,7 +149,12 @@ while time.time() < deadline:
                            stderr=subprocess.STDOUT, universal_newlines=True, timeout=60)
         rotated += before
         rotations.append(p.returncode)
-    if done_loading is not None and (not kill_marks or time.time() - done_loading > 30):
+    # After the load, kills go on while the follower catches up: until
+    # the marks are used up, or its output stopped growing (caught up).
+    grown = size(runs_path)
+    if grown != last_size[0]:
+        last_size[:] = [grown, time.time()]
+    if done_loading is not None and (not kill_marks or time.time() - last_size[1] > 5):
         break
     time.sleep(0.003)
 rc = load.wait(timeout=120)
