@@ -190,7 +190,8 @@ logfile_fill(struct logfile *lf, int sync, char *why, size_t wl)
 	}
 	/* Keep only the lines not taken yet. */
 	keep = (size_t)(end - lf->next);
-	memmove(lf->buf, lf->buf + (lf->next - lf->buf_off), keep);
+	if (keep > 0)
+		memmove(lf->buf, lf->buf + (lf->next - lf->buf_off), keep);
 	lf->buf_off = lf->next;
 	lf->buf_len = keep;
 	for (;;) {
