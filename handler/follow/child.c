@@ -41,6 +41,40 @@ static const char *const passed[] = {"PATH", "LANG", "LC_ALL", "TZ"};
 #define NPASSED (sizeof(passed) / sizeof(*passed))
 #define NEVENT 7
 
+/*
+ * Whether cmd can be run: a path must be executable, a bare name must be
+ * found so in $PATH (as posix_spawnp looks for it).  Returns FL_OK, or
+ * FL_EUSAGE with why set: a command that cannot run would only be
+ * retried for ever.
+ */
+enum fl_err
+child_check(const char *cmd, char *why, size_t wl)
+{
+	const char *path = getenv("PATH"), *p, *end;
+	char full[4096];
+
+	if (strchr(cmd, '/') != NULL) {
+		if (access(cmd, X_OK) == 0)
+			return FL_OK;
+		snprintf(why, wl, "cannot execute %s: %s", cmd, strerror(errno));
+		return FL_EUSAGE;
+	}
+	for (p = path != NULL ? path : "/usr/bin:/bin"; *p != '\0'; p = end) {
+		end = strchr(p, ':');
+		if (end == NULL)
+			end = p + strlen(p);
+		if ((size_t)snprintf(full, sizeof(full), "%.*s/%s",
+		        end == p ? 1 : (int)(end - p), end == p ? "." : p, cmd) <
+		        sizeof(full) &&
+		    access(full, X_OK) == 0)
+			return FL_OK;
+		if (*end == ':')
+			end++;
+	}
+	snprintf(why, wl, "%s: no such command in PATH", cmd);
+	return FL_EUSAGE;
+}
+
 /* Milliseconds of CLOCK_MONOTONIC. */
 long
 now_ms(void)
@@ -171,7 +205,7 @@ fail:
 		close(in);
 	for (size_t i = 0; i < NPASSED + NEVENT; i++)
 		free(made[i]);
-	snprintf(why, wl, "cannot run %s: %s", argv[0], strerror(rc));
+	snprintf(why, wl, "cannot be run: %s", strerror(rc));
 	return FL_EFAILED;
 }
 

@@ -45,6 +45,7 @@ struct job {
 	struct logfile *lf; /* borrowed from the logset */
 	off_t start, end; /* the line's place in lf */
 	char *text; /* owned copy of the line; NULL once done */
+	size_t len; /* its length, without the newline */
 	struct fl_line rec;
 	enum job_state state;
 	int ran; /* a command ran for it: counts against -j */
@@ -137,6 +138,9 @@ backoff(const struct fl_opts *o, unsigned attempts)
 	return ms < (long)o->backoff_max_ms ? ms : (long)o->backoff_max_ms;
 }
 
+static void job_verdict(struct follower *, struct job *, enum fl_verdict, int,
+    const char *);
+
 /* Runs (or runs again) the command for j. */
 static void
 job_start(struct follower *f, struct job *j)
@@ -145,15 +149,10 @@ job_start(struct follower *f, struct job *j)
 
 	j->attempts++;
 	if (child_spawn(&j->child, f->o->argv, &j->rec, f->o->timeout_ms, why,
-	        sizeof(why)) == FL_OK) {
+	        sizeof(why)) == FL_OK)
 		j->state = JOB_RUNNING;
-		return;
-	}
-	j->state = JOB_WAITING;
-	j->due_ms = now_ms() + backoff(f->o, j->attempts);
-	say("event %s (%s, offset %lld): %s; retry %u in %.3g s", j->rec.id,
-	    j->lf->name, (long long)j->start, why, j->attempts,
-	    (double)backoff(f->o, j->attempts) / 1000);
+	else
+		job_verdict(f, j, FL_RETRY, -1, why); /* as exec says 503 */
 }
 
 /* Acts on the verdict of j's command. */
@@ -199,8 +198,8 @@ job_verdict(struct follower *f, struct job *j, enum fl_verdict v, int code,
 			f->result = FL_EFAILED;
 			return;
 		}
-		if ((f->fatal = dead_append(f->o->state_dir, j->text, strlen(j->text),
-		         code, NULL, dir_why, sizeof(dir_why))) != FL_OK) {
+		if ((f->fatal = dead_append(f->o->state_dir, j->text, j->len, code,
+		         NULL, dir_why, sizeof(dir_why))) != FL_OK) {
 			snprintf(f->why, sizeof(f->why), "%s", dir_why);
 			return;
 		}
@@ -260,14 +259,18 @@ take(struct follower *f)
 			lf = f->ls->files[i];
 	if (lf == NULL || logfile_take(lf, &text, &len, &start) == -1)
 		return 0;
+	/* A copy of len bytes: a foreign line may hold a NUL. */
 	if ((j = calloc(1, sizeof(*j))) == NULL ||
-	    (j->text = strndup(text, len)) == NULL) {
+	    (j->text = malloc(len + 1)) == NULL) {
 		free(j);
 		lf->next = start;
 		f->fatal = FL_ENOMEM;
 		snprintf(f->why, sizeof(f->why), "out of memory");
 		return 0;
 	}
+	memcpy(j->text, text, len);
+	j->text[len] = '\0';
+	j->len = len;
 	j->lf = lf;
 	j->start = start;
 	j->end = lf->next;
@@ -601,6 +604,9 @@ start(struct follower *f, struct fl_state *st, char *why, size_t wl)
 	enum fl_err rc;
 	sigset_t set;
 
+	if (f->o->argv != NULL &&
+	    (rc = child_check(f->o->argv[0], why, wl)) != FL_OK)
+		return rc;
 	if ((rc = state_load(f->o->state_dir, st, why, wl)) != FL_OK)
 		return rc;
 	if (st->exists && strcmp(st->log, f->o->log) != 0) {

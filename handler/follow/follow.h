@@ -262,6 +262,7 @@ enum fl_verdict { FL_RUNNING, FL_DONE, FL_RETRY, FL_FAILED };
 enum fl_err child_spawn(struct child *, char *const[], const struct fl_line *,
     unsigned, char *, size_t);
 enum fl_verdict child_reap(struct child *, int, int *, char *, size_t);
+enum fl_err child_check(const char *, char *, size_t);
 long now_ms(void);
 
 /* ---- dead.c ------------------------------------------------------------ */

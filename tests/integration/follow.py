@@ -92,6 +92,7 @@ d, log, st, out = case("verdicts")
 bodies = [body(0), body(1, "BROKEN"), body(2), body(3)]
 write_log(log, bodies)
 append(log, b"this line is not a record\n")
+append(log, b"a NUL \0 in a foreign line\n")
 append(log, record(body(4)))
 rc, err = run(d, ["--state", st, "--once", log, "--", PROBE, "-m", "BROKEN=3", out])
 runs = Runs(out)
@@ -99,11 +100,13 @@ tap.eq(rc, 0, "exit 3 of one command: following goes on, --once exits 0")
 tap.eq(runs.ids(), [event_id(b) for b in bodies] + [event_id(body(4))], "each event ran once, in log order")
 dl = deadletters(st)
 lines = harness.read_log(log)
-tap.eq(len(dl), 2, "two dead letters: the failed event, the foreign line")
+tap.eq(len(dl), 3, "three dead letters: the failed event, two foreign lines")
 tap.ok(dl and dl[0].get("exit") == 3 and dl[0].get("record") == lines[1][1] and
        dl[0].get("failed", "").endswith("Z"), "dead letter: the log line, exit 3, the time", dl[:1])
 tap.ok(len(dl) > 1 and dl[1].get("line") == "this line is not a record" and "not" in dl[1].get("error", ""),
        "dead letter: the foreign line, as a string, with the reason", dl[1:])
+tap.ok(len(dl) > 2 and dl[2].get("line") == "a NUL \u0000 in a foreign line",
+       "a NUL in a foreign line is kept, escaped", dl[2:])
 tap.ok("exited 3; written to" in err and "deadletter.jsonl" in err, "the failure is logged", err)
 tap.eq(list(state_offsets(st).values()), [os.path.getsize(log)], "the position is at the end")
 
@@ -244,6 +247,10 @@ rc, err = run(d, ["--state", st + "1", "--once", os.path.join(d, "other.jsonl")]
 tap.ok(rc == 1 and "give each log a state directory of its own" in err,
        "a directory that follows another log is refused", err)
 
+rc, err = run(d, ["--state", st + "9", "--once", log, "--", "/nonexistent/cmd"])
+tap.ok(rc == 2 and "cannot execute /nonexistent/cmd" in err, "a command that cannot run: exit 2 at start", err)
+rc, err = run(d, ["--state", st + "9", "--once", log, "--", "no-such-command-here"])
+tap.ok(rc == 2 and "no such command in PATH" in err, "nor one that is not in PATH", err)
 for args, what in ((["--once", "/l"], "no --state"), (["--state", st, "rel"], "relative LOG"),
                    (["--state", st, "/l", "cmd"], "a command without --"), (["-j", "0", "--state", st, "/l"], "-j 0")):
     rc, err = run(d, args)
