@@ -39,7 +39,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-# tests/integration and tests/fresh, on the PYTHONPATH that make check sets
+# tests/integration is on the PYTHONPATH that make check sets; freshroot
+# is beside this file.
 import deploy_docs  # noqa: E402
 import freshroot  # noqa: E402
 from harness import Client, Response, Tap, free_port, sha1_sig, skip  # noqa: E402
