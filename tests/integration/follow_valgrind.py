@@ -19,6 +19,8 @@ import time
 import harness
 from followlib import FOLLOW, PROBE, Runs, append, body, deadletters, event_id, record, wait_for
 
+harness.require("valgrind", "valgrind")
+
 tap = harness.Tap()
 t0 = time.time()
 work = harness.Workdir("hookline-follow-vg-").path

@@ -40,6 +40,9 @@ def static_bins(tap, dest):
     else:
         if os.geteuid() != 0:
             skip("scripts/static installs packages and writes /var/cache: run as root")
+        if os.path.exists(os.path.join(SRCDIR, "config.status")):
+            skip("the source tree is configured in place (./configure): scripts/static builds in a "
+                 "directory of its own, from a tree configured nowhere")
         builddir = os.path.join(os.environ.get("HOOKLINE_BUILDDIR", "."), "static")
         p = subprocess.run([os.path.join(SRCDIR, "scripts", "static"), builddir, "--enable-werror"],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=900)

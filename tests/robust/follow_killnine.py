@@ -39,12 +39,10 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 from robustlib import harness, load_results, pool, run_load
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 from followlib import PROBE, Follower, Runs  # noqa: E402
 
 CLIENTS, EACH, KILLS, WORKER_KILLS, FRAGMENTS, JOBS = 8, 2500, 25, 6, 4, 4

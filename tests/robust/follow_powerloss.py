@@ -32,12 +32,10 @@ and every event still ran.
 
 import json
 import os
-import sys
 import time
 
 from robustlib import harness, load_results, run_load
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 from followlib import PROBE, SHIM_RENAME, SHIM_TRACE, Follower, wait_for  # noqa: E402
 
 SECRET = "robust-follow-power-Tq8"
