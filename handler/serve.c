@@ -130,10 +130,9 @@ answer(struct hl_request *req, enum hl_err rc)
 	const char *method = io_param(req->io, "REQUEST_METHOD"),
 	           *remote = io_param(req->io, "REMOTE_ADDR"),
 	           *uri = io_param(req->io, "REQUEST_URI");
+	size_t n = answer_format(out, sizeof(out), rc, req->ev.id);
 
-	if (io_write(req->io, out,
-	        answer_format(out, sizeof(out), rc, req->ev.id)) != 0 &&
-	    rc == HL_OK)
+	if (io_write(req->io, out, n) != 0 && rc == HL_OK)
 		io_log(req->io,
 		    "event %s stored, but the answer could not be sent",
 		    req->ev.id);

@@ -201,6 +201,12 @@ for tool in ("unshare", "chroot", "tar"):
     if shutil.which(tool, path=PATH) is None:
         skip("no %s command" % tool)
 started = time.time()
+# A chroot whose root is no mount point (scripts/check run in one) has no
+# private mount namespace to mount the Debian 11 root's /proc in.
+probe = subprocess.run(["unshare", "--mount", "--propagation", "private", "true"], stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, universal_newlines=True, timeout=60)
+if probe.returncode != 0:
+    skip("no private mount namespace here (%s)" % probe.stdout.strip().replace("\n", "; "))
 tap = Tap()
 work = Workdir("hookline-foreign-")
 tar = root_tar()
