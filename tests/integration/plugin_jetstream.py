@@ -326,11 +326,33 @@ for attempt in range(3):  # a worker that could not start is started again
         outs[k] = (outs[k][0] + o, outs[k][1] + e)
         codes[k] = w.returncode
 taken = [[ln.split()[0] for ln in o.decode().splitlines() if ln] for o, _ in outs]
-flat = [i for t in taken for i in t]
-tap.ok(codes == [0, 0] and sorted(flat) == sorted(got),
-       "2 workers on the durable consumer (settled in %.1f s) took %s messages in %.1f s: %d in all, %d distinct, "
-       "each once" % (settle, "+".join(str(len(t)) for t in taken), time.time() - t0, len(flat), len(set(flat))),
-       "\n".join(e.decode(errors="replace")[-500:] for _, e in outs) + "\n%r\n%r" % (
+first = time.time() - t0
+# At least once: a message whose acknowledgement was lost while the cluster
+# settled is delivered again once AckWait (60 s) has passed, to a worker
+# still there.  One more worker, idle for longer than that, takes them.
+missing = set(got) - {i for t in taken for i in t}
+again = []
+if missing:
+    pending = api("$JS.API.CONSUMER.INFO.HOOKS.workers")
+    print("# %d messages not taken yet; the consumer has %s ack pending, %s pending"
+          % (len(missing), pending.get("num_ack_pending"), pending.get("num_pending")))
+    w = run_worker(75)
+    try:
+        o, e = w.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        killpg(w.pid)
+        o, e = w.communicate()
+    outs.append((o, e))
+    codes.append(w.returncode)
+    again = [ln.split()[0] for ln in o.decode().splitlines() if ln]
+flat = [i for t in taken for i in t] + again
+twice = len(flat) - len(set(flat))
+tap.ok(all(c == 0 for c in codes) and set(flat) == set(got) and twice <= len(again),
+       "2 workers on the durable consumer (settled in %.1f s) took %s messages in %.1f s; %d more delivered again "
+       "after the ack wait: %d in the stream, every one taken, %d of them twice"
+       % (settle, "+".join(str(len(t)) for t in taken), first, len(again), len(got), twice),
+       "codes %r, %d not taken\n" % (codes, len(set(got) - set(flat)))
+       + "\n".join(e.decode(errors="replace")[-500:] for _, e in outs) + "\n%r\n%r" % (
            api("$JS.API.STREAM.INFO.HOOKS").get("cluster"), api("$JS.API.CONSUMER.INFO.HOOKS.workers").get("cluster")))
 
 # ---- configuration errors -------------------------------------------------------
