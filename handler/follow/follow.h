@@ -90,7 +90,8 @@ struct fl_line {
 	char id[65];
 	const char *received;
 	const char *remote; /* NULL when null */
-	const char *scheme; /* "sha1", "sha256" or NULL when unsigned */
+	const char *scheme; /* as the exec plugin's: "sha1", "stripe"...; NULL
+	                       when unverified */
 	const char *status; /* the event's common hotglue fields, or NULL */
 	const char *job_id;
 	const char *flow_id;

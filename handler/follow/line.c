@@ -8,10 +8,8 @@
  * line's "id", the body is the "event" value's text exactly as it stands
  * in the line (hookline wrote the sender's bytes there, with CR and LF
  * turned into spaces), and the environment's fields are the event's
- * top-level strings.  The signature scheme follows from the signature's
- * form: hookline logs the X-Hub-Signature-256 header ("sha256=...") when
- * one came, X-Hub-Signature ("sha1=..." or bare hex) otherwise.  No I/O
- * happens here.
+ * top-level strings.  The signature scheme is what the exec plugin gives
+ * (sig.c): see scheme_of().  No I/O happens here.
  */
 #define _GNU_SOURCE /* memmem, strptime, timegm */
 #include <stdio.h>
@@ -59,6 +57,32 @@ is_id(const char *s)
 }
 
 /*
+ * HOOKLINE_SIGNATURE_SCHEME, as the exec plugin gives it: what verified
+ * the event.  For the hub scheme that is the header's algorithm, "sha256"
+ * when hookline logged X-Hub-Signature-256 ("sha256=..."), "sha1" for
+ * X-Hub-Signature; for every other scheme its name ("stripe", "gitlab",
+ * whose header is the secret and is not logged).  NULL when no secret
+ * verified the event ("key":null: HOOKLINE_ALLOW_UNSIGNED).  Records
+ * from before "scheme" and "key" were logged hold a hub signature, or
+ * none.
+ */
+static const char *
+scheme_of(const cJSON *root)
+{
+	const char *scheme = string_of(root, "scheme");
+	const char *sig = string_of(root, "signature");
+	const cJSON *key = cJSON_GetObjectItemCaseSensitive(root, "key");
+
+	if (key != NULL && !cJSON_IsNumber(key))
+		return NULL;
+	if (scheme != NULL && strcmp(scheme, "hub") != 0)
+		return scheme;
+	if (sig == NULL)
+		return NULL;
+	return strncasecmp(sig, "sha256=", 7) == 0 ? "sha256" : "sha1";
+}
+
+/*
  * Parses the record text (len bytes, without its newline; borrowed, and
  * it must outlive l).  Returns 0, or -1 with *why set when the line is
  * not one of hookline's records.  l is cleared either way; line_clear()
@@ -67,7 +91,7 @@ is_id(const char *s)
 int
 line_parse(struct fl_line *l, const char *text, size_t len, const char **why)
 {
-	const char *end = NULL, *id, *sig, *ev;
+	const char *end = NULL, *id, *ev;
 	const cJSON *last;
 
 	memset(l, 0, sizeof(*l));
@@ -108,9 +132,7 @@ line_parse(struct fl_line *l, const char *text, size_t len, const char **why)
 	}
 	l->body = ev + sizeof(EVENT_KEY) - 1;
 	l->body_len = (size_t)(text + len - 1 - l->body);
-	if ((sig = string_of(l->root, "signature")) != NULL)
-		l->scheme =
-		    strncasecmp(sig, "sha256=", 7) == 0 ? "sha256" : "sha1";
+	l->scheme = scheme_of(l->root);
 	l->status = string_of(l->event, "status");
 	l->job_id = string_of(l->event, "job_id");
 	l->flow_id = string_of(l->event, "flow_id");

@@ -112,6 +112,45 @@ main(void)
 	        l.scheme == NULL && l.status == NULL,
 	    "unsigned: no scheme; a status that is no string is unset");
 	line_clear(&l);
+	{
+		/* Records as hookline writes them now: "scheme" and "key". */
+		const char *cases[][3] = {
+		    {"\"hub\"", "1", "\"sha256=ab\""},
+		    {"\"hub\"", "2", "\"ab\""},
+		    {"\"stripe\"", "1", "\"t=1,v1=ab\""},
+		    {"\"standard\"", "3", "\"v1,q83v\""},
+		    {"\"gitlab\"", "1", "null"},
+		    {"\"hub\"", "null", "\"sha1=ab\""},
+		    {"\"stripe\"", "null", "\"t=1,v1=ab\""},
+		};
+		const char *want[] = {"sha256", "sha1", "stripe", "standard",
+		    "gitlab", NULL, NULL};
+		char text[512];
+		size_t i, good = 0;
+
+		for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+			snprintf(text, sizeof(text),
+			    "{\"received\":\"x\",\"id\":\"" ID
+			    "\",\"remote\":\"a\",\"scheme\":%s,"
+			    "\"delivery\":null,\"key\":%s,\"signature\":%s,"
+			    "\"event\":{}}",
+			    cases[i][0], cases[i][1], cases[i][2]);
+			if (parse(&l, text) == 0 &&
+			    (want[i] == NULL ? l.scheme == NULL
+					     : l.scheme != NULL &&
+					 strcmp(l.scheme, want[i]) == 0))
+				good++;
+			else
+				printf("# case %zu: %s -> %s\n", i, text,
+				    l.scheme ? l.scheme : "(unset)");
+			line_clear(&l);
+		}
+		ok(good == i,
+		    "scheme as the exec plugin gives it: hub's algorithm, the "
+		    "other schemes' names (gitlab: no signature logged), unset "
+		    "when no secret verified it (%zu of %zu)",
+		    good, i);
+	}
 	ok(parse(&l, "{\"received\":\"x\",\"id\":\"" ID
 	                 "\",\"remote\":\"a\\\",\\\"event\\\":{}\",\"signature\":null,\"event\":{\"a\":1}}") == 0 &&
 	        strcmp(body(&l), "{\"a\":1}") == 0,
