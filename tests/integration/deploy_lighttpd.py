@@ -3,7 +3,8 @@ as shipped (paths replaced, nothing else), lighttpd serving as www-data
 as Debian runs it: the 4 hookline processes it spawns get the secret file
 from bin-environment; signed events are stored byte for byte, unsigned
 ones refused; server.max-request-size matches HOOKLINE_MAX_BODY: 1 MiB
-passes, 2 MiB (declared or chunked) gets 413; no secret in the error log
+passes, 2 MiB (declared or chunked) gets 413, as JSON like hookline's
+own answers (server.errorfile-prefix); no secret in the error log
 or ps; no sanitizer report."""
 
 from harness import Client, Tap, sha1_sig
@@ -18,6 +19,11 @@ stored = standard_events(tap, c, "/hook", site.secret, "lighttpd", port=srv.port
 big = sized_event(2 * MIB)
 tap.eq(chunked_post(srv.port, "/hook", big, {"X-Hub-Signature": sha1_sig(site.secret, big)}), 413,
        "lighttpd: chunked 2 MiB event: 413")
+r = c.post("/hook", big, {"X-Hub-Signature": sha1_sig(site.secret, big)})
+tap.eq((r.status, r.headers.get("content-type"), r.json()), (413, "application/json", {"error": "body too large"}),
+       "lighttpd: declared 2 MiB event: lighttpd's own 413 is JSON")
+c.close()
+c = Client(srv.port)
 check_log(tap, log, stored, "lighttpd")
 
 tap.eq(site.secrets_in_ps(), [], "no secret in ps output")

@@ -37,7 +37,7 @@ c = Client(srv.port)
 small = sized_event(1000)
 r = c.post("/hook", small, {"X-Hub-Signature": sha1_sig(site.secret, small)})
 tap.eq((r.status, r.headers.get("content-type"), r.json()),
-       (502, "application/json", {"error": "hookline unavailable"}),
+       (502, "application/json", {"error": "temporarily unavailable"}),
        "nginx: with hookline stopped, nginx's 502 is JSON (the sender retries)")
 c.close()
 tap.eq(srv.stop(), 0, "nginx stops cleanly")

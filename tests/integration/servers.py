@@ -46,6 +46,7 @@ PRODUCTION = {
     "/run/hookline": "run/hookline",
     "/run/lighttpd": "run/lighttpd",
     "/home/alice": "home/alice",
+    "/usr/share/hookline/lighttpd-errors": "share/lighttpd-errors",
 }
 
 
@@ -107,6 +108,8 @@ class Site:
         _chown(self.path("log"), USER, USER, 0o750)
         _chown(self.path("san"), USER, USER, 0o755)
         self.write_secret(self.path("etc/secret"), self.secret, "root", USER, 0o640)
+        # What the package installs beside the snippets.
+        shutil.copytree(os.path.join(DEPLOY, "lighttpd/errors"), self.path("share/lighttpd-errors"))
         atexit.register(self.kill_leftovers)
 
     def path(self, rel):
