@@ -584,7 +584,9 @@ def standard_events(tap, client, path, secret, label, first=0, chunked=200, port
         # hookline's answers end with a newline; a web server's JSON
         # ErrorDocument string cannot.
         who = "hookline" if r.body.endswith(b"}\n") else "the web server"
-        tap.ok(r.status == 413, "%s: 2 MiB event: 413 (from %s)" % (label, who), (r.status, r.body[:300]))
+        tap.ok(r.status == 413 and r.headers.get("content-type") == "application/json"
+               and r.body.rstrip(b"\n") == b'{"error":"body too large"}',
+               "%s: 2 MiB event: 413 (from %s), as JSON" % (label, who), (r.status, r.headers, r.body[:300]))
     except OSError as e:
         client.close()
         tap.ok(False, "%s: 2 MiB event: 413" % label, "no answer: %r" % e)
