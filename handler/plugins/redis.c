@@ -18,7 +18,6 @@
  * retries, nothing is lost, and a retry that Redis did take twice carries
  * the same id for consumers to deduplicate.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +25,8 @@
 
 #include <hiredis/hiredis.h>
 #include <hookline/plugin.h>
+
+#include "setting.h"
 
 struct redis {
 	const struct hookline_host *host;
@@ -40,35 +41,17 @@ struct redis {
 	redisContext *c; /* NULL when not connected */
 };
 
-static long long
-number(const char *s, long long lo, long long hi)
-{
-	char *end;
-	long long n;
-
-	errno = 0;
-	n = strtoll(s, &end, 10);
-	if (errno != 0 || *end != '\0' || end == s || n < lo || n > hi)
-		return -1;
-	return n;
-}
-
 static int
 read_password(struct redis *r, const char *path)
 {
-	FILE *f = fopen(path, "r");
-	size_t n;
+	const char *why;
 
-	if (f == NULL || fgets(r->password, sizeof(r->password), f) == NULL) {
+	if (setting_read_line(path, r->password, sizeof(r->password), &why) ==
+	    -1) {
 		r->host->log(r->host, "cannot read password_file %s: %s", path,
-		    f ? "empty" : strerror(errno));
-		if (f != NULL)
-			fclose(f);
+		    why);
 		return -1;
 	}
-	fclose(f);
-	n = strcspn(r->password, "\r\n");
-	r->password[n] = '\0';
 	return 0;
 }
 
@@ -76,8 +59,9 @@ static int
 redis_init(const struct hookline_host *host, const char *arg, void **state)
 {
 	struct redis *r = calloc(1, sizeof(*r));
-	char *w, *save = NULL, *v = NULL;
+	char *cursor, *w = NULL, *v = NULL;
 	long long n;
+	int more;
 
 	if (r == NULL || (r->words = strdup(arg)) == NULL) {
 		host->log(host, "out of memory");
@@ -89,11 +73,8 @@ redis_init(const struct hookline_host *host, const char *arg, void **state)
 	r->port = 6379;
 	r->stream = "hookline";
 	r->timeout.tv_sec = 2;
-	for (w = strtok_r(r->words, " \t", &save); w != NULL;
-	     w = strtok_r(NULL, " \t", &save)) {
-		if ((v = strchr(w, '=')) == NULL || v[1] == '\0')
-			goto bad;
-		*v++ = '\0';
+	cursor = r->words;
+	while ((more = setting_next(&cursor, &w, &v)) == 1) {
 		if (strcmp(w, "host") == 0)
 			r->addr = v;
 		else if (strcmp(w, "socket") == 0)
@@ -101,30 +82,33 @@ redis_init(const struct hookline_host *host, const char *arg, void **state)
 		else if (strcmp(w, "stream") == 0)
 			r->stream = v;
 		else if (strcmp(w, "port") == 0 &&
-		    (n = number(v, 1, 65535)) > 0)
+		    (n = setting_number(v, 1, 65535)) > 0)
 			r->port = (int)n;
 		else if (strcmp(w, "maxlen") == 0 &&
-		    (n = number(v, 0, 1LL << 40)) >= 0)
+		    (n = setting_number(v, 0, 1LL << 40)) >= 0)
 			r->maxlen = n;
 		else if (strcmp(w, "timeout") == 0 &&
-		    (n = number(v, 1, 600000)) > 0) {
+		    (n = setting_number(v, 1, 600000)) > 0) {
 			r->timeout.tv_sec = n / 1000;
 			r->timeout.tv_usec = (n % 1000) * 1000;
 		} else if (strcmp(w, "password_file") == 0) {
 			if (read_password(r, v) == -1)
 				goto fail;
-		} else
+		} else {
+			setting_rejoin(w, v); /* to quote the setting whole */
 			goto bad;
+		}
 	}
-	*state = r;
-	return 0;
+	if (more == 0) {
+		*state = r;
+		return 0;
+	}
 bad:
-	if (v != NULL && v > w && v[-1] == '\0')
-		v[-1] = '='; /* undo the split, to quote the setting whole */
 	host->log(host,
 	    "HOOKLINE_PLUGIN_ARG: bad setting \"%s\"; expected host=, port=, socket=, stream=, maxlen=, timeout= (ms) or password_file=",
 	    w);
 fail:
+	memset(r->password, 0, sizeof(r->password));
 	free(r->words);
 	free(r);
 	return -1;

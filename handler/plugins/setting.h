@@ -1,7 +1,8 @@
 /*
  * setting.h: reading HOOKLINE_PLUGIN_ARG, shared by the plugins that take
- * blank-separated key=value settings (jetstream.so, postgres.so).  Each
- * plugin compiles setting.c in; nothing here is part of the plugin ABI.
+ * blank-separated key=value settings (redis.so, jetstream.so,
+ * postgres.so).  Each plugin compiles setting.c in; nothing here is part
+ * of the plugin ABI.
  */
 #ifndef HOOKLINE_PLUGIN_SETTING_H
 #define HOOKLINE_PLUGIN_SETTING_H
