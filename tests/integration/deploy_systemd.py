@@ -25,31 +25,9 @@ import stat
 import subprocess
 
 from harness import Client, Tap, Workdir
-from servers import DEPLOY, Nginx, Site, check_log, read_text, standard_events, which
+from servers import DEPLOY, Nginx, Site, check_log, one, read_text, standard_events, unit, which
 
 tap = Tap()
-
-
-def unit(text):
-    """{section: [(key, value), ...]} of a unit file."""
-    out, cur = {}, None
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line[0] in "#;":
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            cur = out.setdefault(line[1:-1], [])
-            continue
-        k, _, v = line.partition("=")
-        cur.append((k.strip(), v.strip()))
-    return out
-
-
-def one(section, key):
-    vals = [v for k, v in section if k == key]
-    if len(vals) != 1:
-        raise RuntimeError("%s: %d values" % (key, len(vals)))
-    return vals[0]
 
 
 # The unit make built: @sbindir@ resolved, nothing else changed.

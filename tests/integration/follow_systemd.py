@@ -29,32 +29,11 @@ import time
 
 from followlib import FOLLOW, Runs, state_offsets, wait_for
 from harness import Client, Tap, Workdir, event_body, sha1_sig
-from servers import DEPLOY, USER, Lighttpd, Site, read_text, which
+from servers import DEPLOY, USER, Lighttpd, Site, one, read_text, unit, which
 
 tap = Tap()
 t0 = time.time()
 UNIT = "systemd/hookline-follow@.service.in"
-
-
-def unit(text):
-    out, cur = {}, None
-    for line in text.splitlines():
-        line = line.strip()
-        if not line or line[0] in "#;":
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            cur = out.setdefault(line[1:-1], [])
-            continue
-        k, _, v = line.partition("=")
-        cur.append((k.strip(), v.strip()))
-    return out
-
-
-def one(section, key):
-    vals = [v for k, v in section if k == key]
-    if len(vals) != 1:
-        raise RuntimeError("%s: %d values" % (key, len(vals)))
-    return vals[0]
 
 
 with open(os.path.join(DEPLOY, UNIT)) as f:

@@ -530,6 +530,29 @@ def sized_event(n, tag="big"):
     return head + b"x" * (n - len(head) - 2) + b'"}'
 
 
+def unit(text):
+    """{section: [(key, value), ...]} of a unit file."""
+    out, cur = {}, None
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            cur = out.setdefault(line[1:-1], [])
+            continue
+        k, _, v = line.partition("=")
+        cur.append((k.strip(), v.strip()))
+    return out
+
+
+def one(section, key):
+    """The one value of key in a section of unit()."""
+    vals = [v for k, v in section if k == key]
+    if len(vals) != 1:
+        raise RuntimeError("%s: %d values" % (key, len(vals)))
+    return vals[0]
+
+
 def chunked_post(port, path, body, headers):
     """POSTs body with Transfer-Encoding: chunked; returns the status (0
     when the connection closed without one)."""

@@ -35,7 +35,7 @@ if os.environ.get("HOOKLINE_FOLLOW_NS") != "1":
     os.execvp("unshare", ["unshare", "--mount", "--propagation", "private",
                           sys.executable, os.path.abspath(__file__)])
 
-from robustlib import harness  # noqa: E402
+from robustlib import fill, harness  # noqa: E402
 
 from followlib import PROBE, Follower, Runs, append, body, deadletters, event_id, record, run  # noqa: E402
 from followlib import line_ends, state_offsets, wait_for  # noqa: E402
@@ -57,19 +57,6 @@ def tmpfs(name, size, ro=False):
     os.mkdir(path)
     sh("mount", "-t", "tmpfs", "-o", "size=%s%s" % (size, ",ro" if ro else ""), "tmpfs", path)
     mounts.append(path)
-    return path
-
-
-def fill(directory):
-    path = os.path.join(directory, "filler")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-    for chunk in (b"\0" * 65536, b"\0" * 4096, b"\0"):
-        try:
-            while True:
-                os.write(fd, chunk)
-        except OSError:
-            pass
-    os.close(fd)
     return path
 
 

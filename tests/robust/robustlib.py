@@ -2,8 +2,8 @@
 
 The integration harness (tests/integration/harness.py) starts lighttpd and
 hookline; this adds the load driver (hl-load, built in the build tree), the
-rebuilding and checking of the bodies it sent, and the processes of a
-server's FastCGI pool.  Only 127.0.0.1 is ever a target.
+rebuilding and checking of the bodies it sent, the processes of a
+server's FastCGI pool, and a full disk.  Only 127.0.0.1 is ever a target.
 """
 
 import hashlib
@@ -17,6 +17,20 @@ BUILDDIR = os.environ.get("HOOKLINE_BUILDDIR",
                           os.path.dirname(os.path.dirname(os.path.abspath(harness.BIN))))
 LOAD = os.path.join(BUILDDIR, "tests", "robust", "hl-load")
 SHIM = os.path.join(BUILDDIR, "tests", "robust", ".libs", "shim-trace.so")
+
+
+def fill(directory):
+    """Writes a filler file until the filesystem is full; returns its path."""
+    path = os.path.join(directory, "filler")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    for chunk in (b"\0" * 65536, b"\0" * 4096, b"\0"):
+        try:
+            while True:
+                os.write(fd, chunk)
+        except OSError:
+            pass
+    os.close(fd)
+    return path
 
 
 def body_of(k, j, c, pad):

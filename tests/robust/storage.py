@@ -56,7 +56,7 @@ if NS not in os.environ:
             os.execvp("unshare", ["unshare", "--mount", "--propagation", "private",
                                   sys.executable, os.path.abspath(__file__)])
 
-from robustlib import SHIM, harness  # noqa: E402
+from robustlib import SHIM, fill, harness  # noqa: E402
 
 SECRET = "robust-storage-secret-Kd8"
 harness.require("lighttpd", "lighttpd")
@@ -95,20 +95,6 @@ def umount(path):
     else:
         sh("umount", path)
     mounts.remove(path)
-
-
-def fill(directory):
-    """Writes a filler file until the filesystem is full; returns its path."""
-    path = os.path.join(directory, "filler")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
-    for chunk in (b"\0" * 65536, b"\0" * 4096, b"\0"):
-        try:
-            while True:
-                os.write(fd, chunk)
-        except OSError:
-            pass
-    os.close(fd)
-    return path
 
 
 def whole_lines(path):
