@@ -11,7 +11,7 @@
  * are hookline-follow's.  Its environment is an allowlist, never the
  * whole of ours:
  *
- *   PATH LANG LC_ALL TZ (when set), HOOKLINE_EVENT_ID,
+ *   PATH HOME LANG LC_ALL TZ (when set), HOOKLINE_EVENT_ID,
  *   HOOKLINE_EVENT_STATUS, HOOKLINE_JOB_ID, HOOKLINE_FLOW_ID,
  *   HOOKLINE_TENANT, HOOKLINE_REMOTE_ADDR, HOOKLINE_SIGNATURE_SCHEME
  *
@@ -36,8 +36,9 @@
 
 #define EX_TEMPFAIL 75
 
-/* Ours, passed on when set. */
-static const char *const passed[] = {"PATH", "LANG", "LC_ALL", "TZ"};
+/* Ours, passed on when set: what the exec plugin passes (HOME for git
+ * and ssh), so that one script serves either. */
+static const char *const passed[] = {"PATH", "HOME", "LANG", "LC_ALL", "TZ"};
 #define NPASSED (sizeof(passed) / sizeof(*passed))
 #define NEVENT 7
 

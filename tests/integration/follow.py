@@ -80,11 +80,11 @@ with open(os.path.join(d, "cap.env")) as f:
     env = dict(ln.rstrip("\n").split("=", 1) for ln in f if "=" in ln)
 for k in ("PWD", "SHLVL", "_", "OLDPWD"):  # the shell's own
     env.pop(k, None)
-want = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C", "LC_ALL": "C", "TZ": "UTC",
+want = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "LANG": "C", "LC_ALL": "C", "TZ": "UTC",
         "HOOKLINE_EVENT_ID": hashlib.sha256(raw).hexdigest(), "HOOKLINE_EVENT_STATUS": "JOB_COMPLETED",
         "HOOKLINE_JOB_ID": "J1", "HOOKLINE_FLOW_ID": "F9", "HOOKLINE_TENANT": "t\u00e9",
         "HOOKLINE_REMOTE_ADDR": "198.51.100.7", "HOOKLINE_SIGNATURE_SCHEME": "sha256"}
-tap.eq(env, want, "the environment: PATH, LANG, LC_ALL, TZ and the event's fields, nothing else")
+tap.eq(env, want, "the environment: PATH, HOME, LANG, LC_ALL, TZ and the event's fields, nothing else")
 tap.ok(all(SECRET not in v for v in env.values()), "no secret in the command's environment")
 
 # ---- verdicts and the dead-letter file ---------------------------------
