@@ -13,7 +13,9 @@ In a root with nothing but git (freshroot.py), for one release:
    apt install ./hookline_*.deb apache2 libapache2-mod-fcgid; the secret
    it generated (root:www-data 0640) and said so; nothing enabled; then
    a2enconf, Apache started, a signed event: 200 and in
-   /var/log/hookline/; Apache's own 413 is JSON; docs/deploy.md walked
+   /var/log/hookline/; Apache's own 413 is JSON; hookline-jetstream and
+   hookline-postgres install and hookline loads each plugin by name,
+   then they are purged; docs/deploy.md walked
    section by section, its commands as written; then remove and purge
    leave nothing of the package behind but the event logs;
 4. in a third fresh root, the README's "Building by hand" commands as
@@ -104,8 +106,8 @@ def build_package(tap, root, rel):
     block = [text for lang, text in _sections(root)["The package"] if lang == "sh"][0]
     rc, out = root.run("cd /root && set -e && " + block, env={"DEBIAN_FRONTEND": "noninteractive"}, timeout=2400)
     debs = sorted(n for n in os.listdir(root.path("root")) if n.endswith(".deb"))
-    tap.ok(rc == 0 and any(n.startswith("hookline_") for n in debs) and any(n.startswith("hookline-dev_")
-                                                                            for n in debs),
+    tap.ok(rc == 0 and all(any(n.startswith(p + "_") for n in debs)
+                           for p in ("hookline", "hookline-dev", "hookline-jetstream", "hookline-postgres")),
            "Debian %s: docs/deploy.md's package commands, as written: %s (%d s)"
            % (rel, " ".join(debs), time.time() - t0),
            out[-3000:])
@@ -168,6 +170,7 @@ def install(tap, root, rel, debs):
     rc, out = root.run("apache2ctl stop", timeout=120)
     left = _settle(root)
     tap.eq(left, [], "Debian %s: Apache stopped, no process left" % rel)
+    plugin_packages(tap, root, rel)
 
     walk(tap, root, rel)
 
@@ -183,6 +186,28 @@ def install(tap, root, rel, debs):
     tap.eq(left, [], "Debian %s: purge leaves nothing of the package but the event logs" % rel)
     kept = b"".join(_read(p) for p in glob.glob(root.path("var/log/hookline/events.jsonl*")))
     tap.ok(body in kept, "Debian %s: the event log is kept" % rel, os.listdir(root.path("var/log/hookline")))
+
+
+def plugin_packages(tap, root, rel):
+    """hookline-jetstream and hookline-postgres install with their
+    libraries, and hookline loads each plugin by name (no server runs:
+    jetstream's init succeeds and reconnects later, postgres's refuses an
+    argument without table=, in its own words)."""
+    rc, out = root.run("cd /root && %sapt install -y ./hookline-jetstream_*.deb ./hookline-postgres_*.deb" % APT,
+                       timeout=1800)
+    tap.ok(rc == 0, "Debian %s: apt install ./hookline-jetstream_*.deb ./hookline-postgres_*.deb" % rel, out[-3000:])
+    env = "HOOKLINE_SECRET=x HOOKLINE_LOG=/tmp/check.jsonl"
+    rc, out = root.run("%s HOOKLINE_PLUGIN=jetstream HOOKLINE_PLUGIN_ARG='servers=nats://127.0.0.1:1 "
+                       "subject=x stream=X' hookline --check 2>&1" % env, timeout=120)
+    tap.ok("plugin jetstream loaded and initialised" in out, "Debian %s: HOOKLINE_PLUGIN=jetstream loads" % rel, out)
+    rc, out = root.run("%s HOOKLINE_PLUGIN=postgres HOOKLINE_PLUGIN_ARG='dbname=x' hookline --check 2>&1" % env,
+                       timeout=120)
+    tap.ok("plugin postgres: HOOKLINE_PLUGIN_ARG: table= is required" in out,
+           "Debian %s: HOOKLINE_PLUGIN=postgres loads" % rel, out)
+    rc, out = root.run("%sapt-get purge -y hookline-jetstream hookline-postgres" % APT, timeout=600)
+    tap.ok(rc == 0 and not glob.glob(root.path("usr/lib/*/hookline/jetstream.so"))
+           and not glob.glob(root.path("usr/lib/*/hookline/postgres.so")),
+           "Debian %s: apt-get purge hookline-jetstream hookline-postgres" % rel, out[-2000:])
 
 
 # systemctl for a root without systemd, for the walk: it starts the web
