@@ -226,8 +226,12 @@ child_reap(struct child *c, int timed_out, int *code, char *why, size_t wl)
 	pid_t r;
 
 	*code = -1;
-	if (timed_out)
+	if (timed_out) {
+		/* Not reaped yet, so pid still names it and its group.  It
+		 * may have left the group: the wait below must not hang. */
 		kill(-c->pid, SIGKILL);
+		kill(c->pid, SIGKILL);
+	}
 	while ((r = waitpid(c->pid, &status, timed_out ? 0 : WNOHANG)) == -1 &&
 	    errno == EINTR)
 		;

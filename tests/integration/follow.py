@@ -29,6 +29,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import harness
@@ -167,6 +168,26 @@ gone = wait_for(lambda: not os.path.exists("/proc/%d" % gc) or open("/proc/%d/st
 tap.ok(ok and 1.0 <= took < 8, "past -t 1 the command was killed and the event retried (%.1f s)" % took)
 tap.ok(gone, "the timed-out command's whole process group was killed")
 tap.ok("ran past its time limit" in f.stderr(), "the timeout is logged", f.stderr()[-600:])
+
+# A command that leaves its process group for hookline-follow's and
+# hangs: the group kill misses it, the kill of its pid must not.
+d, log, st, out = case("leave")
+write_log(log, [body(0)])
+leave = os.path.join(d, "leave.py")
+with open(leave, "w") as f:
+    f.write("#!%s -I\nimport os, sys, time\nsys.stdin.read()\n" % sys.executable
+            + "if not os.path.exists(sys.argv[1] + '.once'):\n"
+            + "    open(sys.argv[1] + '.once', 'w').close()\n"
+            + "    os.setpgid(0, os.getpgid(os.getppid()))\n"
+            + "    time.sleep(300)\n"
+            + "open(sys.argv[1] + '.ran', 'a').write('ran\\n')\n")
+os.chmod(leave, 0o755)
+t = time.time()
+f = Follower(d, ["--state", st, "-t", "1", "--backoff", "0.1,0.1", log, "--", leave, os.path.join(d, "l")])
+ok = wait_for(lambda: os.path.exists(os.path.join(d, "l.ran")), 15)
+took = time.time() - t
+tap.ok(ok and f.stop() == 0, "a timed-out command that left its process group is killed too, and the event "
+       "retried (%.1f s)" % took, f.stderr()[-600:])
 
 # ---- --match -------------------------------------------------------------
 d, log, st, out = case("match")
