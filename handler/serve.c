@@ -108,12 +108,16 @@ store(struct hl_server *c, struct hl_request *req)
 	struct hl_plugin *p = NULL;
 	enum hl_err rc;
 
-	clock_gettime(CLOCK_REALTIME, &req->received);
 	/* A plugin that cannot be loaded is a configuration error: found
 	 * before anything is written. */
 	if (req->cfg->plugin != NULL &&
 	    (rc = plugin_get(c->plugins, req, &p)) != HL_OK)
 		return rc;
+	/* After plugin_get(), whose init may take seconds (a database that
+	 * is down): the time names the log file of a strftime pattern, and
+	 * hookline-follow counts on a record being at most the lock wait
+	 * late. */
+	clock_gettime(CLOCK_REALTIME, &req->received);
 	if (req->cfg->log != NULL && (rc = store_log(c, req)) != HL_OK)
 		return rc;
 	return p == NULL ? HL_OK : plugin_handle(p, req);

@@ -5,6 +5,7 @@ written before the plugin, and a plugin that crashes (abort() in handle):
 that request gets a 5xx from the server, the next one is served, nothing
 acknowledged is lost."""
 
+import datetime
 import hashlib
 import os
 import time
@@ -30,6 +31,8 @@ locs = {
     "/reject/": {"HOOKLINE_PLUGIN": verdict, "HOOKLINE_PLUGIN_ARG": "reject"},
     "/bogus/": {"HOOKLINE_PLUGIN": verdict, "HOOKLINE_PLUGIN_ARG": "bogus"},
     "/only/": {"HOOKLINE_PLUGIN": verdict, "HOOKLINE_PLUGIN_ARG": "ok record=@DIR@/only.rec"},
+    "/slowinit/": {"HOOKLINE_PLUGIN": verdict, "HOOKLINE_LOG": "@DIR@/slowinit.jsonl",
+                   "HOOKLINE_PLUGIN_ARG": "ok sleep=2"},
     "/noentry/": {"HOOKLINE_PLUGIN": plugin("noentry")},
     "/abimajor/": {"HOOKLINE_PLUGIN": plugin("abimajor")},
     "/abiminor/": {"HOOKLINE_PLUGIN": plugin("abiminor")},
@@ -55,6 +58,16 @@ for i in range(3):
     r, body = send("/ok/hook", i)
     tap.ok(r.status == 200 and r.json() == {"ok": True, "id": hashlib.sha256(body).hexdigest()},
            "OK -> 200 (event %d; the plugin found it already in the log)" % i, (r.status, r.body))
+# The record's time is taken once the plugin is ready, not before its
+# init: a strftime HOOKLINE_LOG names the file by it, and hookline-follow
+# counts on records being at most the lock wait late.
+t0 = time.time()
+r, _ = send("/slowinit/hook", 5)
+got = read_log(srv.path("slowinit.jsonl"))
+when = datetime.datetime.strptime(got[0][1]["received"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+    tzinfo=datetime.timezone.utc).timestamp() if got else 0
+tap.ok(r.status == 200 and when >= t0 + 1.9, "a plugin whose init takes 2 s: the record is stamped after it "
+       "(%.1f s after the request)" % (when - t0), (r.status, got))
 r, _ = send("/retry/hook", 10)
 tap.ok(r.status == 503 and r.json() == {"error": "temporarily unavailable"} and "retry-after" in r.headers,
        "RETRY -> 503 with Retry-After", (r.status, r.headers, r.body))

@@ -6,6 +6,7 @@
  *   record=/path   appends "init", "handle <fields>" and "fini" lines
  *   log=/path      answers REJECT unless the event's id is already in that
  *                  file: proves that the log is written before the plugin
+ *   sleep=N        init takes N seconds (a database that is down)
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -56,6 +57,8 @@ v_init(const struct hookline_host *host, const char *arg, void **out)
 			snprintf(s->record, sizeof(s->record), "%s", w + 7);
 		else if (strncmp(w, "log=", 4) == 0)
 			snprintf(s->log, sizeof(s->log), "%s", w + 4);
+		else if (strncmp(w, "sleep=", 6) == 0)
+			sleep((unsigned)atoi(w + 6));
 		else
 			snprintf(s->mode, sizeof(s->mode), "%s", w);
 	record(s, "init", arg);
