@@ -209,19 +209,23 @@ io_finish(struct hl_io *io)
 
 /*
  * Wipes the values of the request's parameters that hold a secret
- * (HOOKLINE_SECRET and Apache's REDIRECT_ copies of it): libfcgi frees
- * its parameter buffers without clearing them, and a later core or heap
- * reuse must not show them.
+ * (HOOKLINE_SECRET and Apache's REDIRECT_ copies of it, and GitLab's
+ * X-Gitlab-Token, which is the secret itself): libfcgi frees its
+ * parameter buffers without clearing them, and a later core or heap reuse
+ * must not show them.
  */
 void
 io_wipe_secrets(struct hl_io *io)
 {
+	const char *token = sig_params(HL_SCHEME_GITLAB)->signature;
+	size_t tl = strlen(token);
 	char *eq;
 
 	for (char **p = io->params; p != NULL && *p != NULL; p++)
 		if ((eq = strchr(*p, '=')) != NULL &&
-		    memmem(*p, (size_t)(eq - *p), "HOOKLINE_SECRET", 15) !=
-		        NULL)
+		    (memmem(*p, (size_t)(eq - *p), "HOOKLINE_SECRET", 15) !=
+		            NULL ||
+		        ((size_t)(eq - *p) == tl && memcmp(*p, token, tl) == 0)))
 			OPENSSL_cleanse(eq + 1, strlen(eq + 1));
 }
 

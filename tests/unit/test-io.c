@@ -25,8 +25,10 @@ main(void)
 {
 	char a[] = "HOOKLINE_SECRET=s3cret", b[] = "REDIRECT_HOOKLINE_SECRET=s3cret",
 	     c[] = "REDIRECT_REDIRECT_HOOKLINE_SECRET_FILE=/etc/x",
-	     d[] = "HTTP_X_HUB_SIGNATURE=s3cret", e[] = "NOEQUALS";
-	char *params[] = {a, b, c, d, e, NULL};
+	     d[] = "HTTP_X_HUB_SIGNATURE=s3cret", e[] = "NOEQUALS",
+	     g[] = "HTTP_X_GITLAB_TOKEN=s3cret",
+	     h[] = "HTTP_X_GITLAB_TOKEN_X=s3cret";
+	char *params[] = {a, b, c, d, e, g, h, NULL};
 	struct hl_io io = {NULL, params, 0};
 	unsigned long long n = 0;
 	char buf[16];
@@ -51,8 +53,11 @@ main(void)
 	ok(memcmp(b + 25, "\0\0\0\0\0\0", 6) == 0,
 	    "Apache's REDIRECT_ copy wiped too");
 	ok(c[39] == '\0', "and the secret file's path");
+	ok(memcmp(g, "HTTP_X_GITLAB_TOKEN=\0\0\0\0\0\0", 26) == 0,
+	    "GitLab's token, which is the secret itself");
 	ok(strcmp(d, "HTTP_X_HUB_SIGNATURE=s3cret") == 0 &&
-	        strcmp(e, "NOEQUALS") == 0,
+	        strcmp(e, "NOEQUALS") == 0 &&
+	        strcmp(h, "HTTP_X_GITLAB_TOKEN_X=s3cret") == 0,
 	    "other parameters untouched");
 
 	/* CGI: a body that does not come gives up at the deadline. */
