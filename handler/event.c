@@ -36,8 +36,8 @@ hex_encode(char *out, const unsigned char *in, size_t len)
 }
 
 /* Length of the well-formed UTF-8 sequence at s (n bytes left), or 0. */
-static size_t
-utf8_len(const unsigned char *s, size_t n)
+size_t
+event_utf8_len(const unsigned char *s, size_t n)
 {
 	unsigned char lo = 0x80, hi = 0xbf;
 	size_t len;
@@ -139,7 +139,7 @@ json_text_ok(const unsigned char *s, size_t n, struct hl_why *why)
 
 	while (i < n) {
 		if (s[i] >= 0x80) {
-			if ((k = utf8_len(s + i, n - i)) == 0) {
+			if ((k = event_utf8_len(s + i, n - i)) == 0) {
 				why_set(why, "body is not valid UTF-8");
 				return 0;
 			}

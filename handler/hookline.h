@@ -230,6 +230,7 @@ void hex_encode(char *, const unsigned char *, size_t);
 enum hl_err event_parse(struct hl_event *, const char *, size_t,
     struct hl_why *);
 void event_clear(struct hl_event *);
+size_t event_utf8_len(const unsigned char *, size_t);
 
 /* ---- serve.c: the request ---------------------------------------------- */
 

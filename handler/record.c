@@ -61,20 +61,25 @@ record_max(const struct hl_record *r)
 /*
  * Appends s to p as a JSON string (or null) and returns the new end.
  * Header values may hold anything a client sent: control characters are
- * escaped and bytes above 0x7e become '?', so the line stays valid JSON
- * and valid UTF-8 whatever came in.
+ * escaped, well-formed UTF-8 is kept (a Standard Webhooks webhook-id is
+ * signed: hookline-verify needs it as sent) and any other byte above 0x7e
+ * becomes '?', so the line stays valid JSON and valid UTF-8 whatever came
+ * in.
  */
 static char *
 put_string(char *p, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
+	const char *end;
+	size_t k;
 
 	if (s == NULL) {
 		memcpy(p, "null", 4);
 		return p + 4;
 	}
+	end = s + strlen(s);
 	*p++ = '"';
-	for (; *s != '\0'; s++) {
+	for (; s < end; s++) {
 		unsigned char c = (unsigned char)*s;
 
 		if (c == '"' || c == '\\') {
@@ -85,8 +90,16 @@ put_string(char *p, const char *s)
 			p[4] = hex[c >> 4];
 			p[5] = hex[c & 15];
 			p += 6;
-		} else
-			*p++ = c > 0x7f ? '?' : (char)c;
+		} else if (c < 0x80)
+			*p++ = (char)c;
+		else if ((k = event_utf8_len((const unsigned char *)s,
+		              (size_t)(end - s))) == 0)
+			*p++ = '?';
+		else {
+			memcpy(p, s, k);
+			p += k;
+			s += k - 1;
+		}
 	}
 	*p++ = '"';
 	return p;

@@ -95,6 +95,15 @@ def send_all(tap, srv, secrets):
         if tap.ok(status == 200, "%s, signed 3000 s ago, HOOKLINE_TOLERANCE=3600: 200" % s, (status, answer)):
             sent.append(body)
             want_keys[1] += 1
+    # A webhook-id in UTF-8 is signed as sent and logged as sent (a byte
+    # that is no UTF-8 would be '?' in the line, and fail here).
+    body = b'{"kind":"utf8 id"}'
+    hdrs = [(k, v.encode() if k == "webhook-id" else v)
+            for k, v in sign("standard", secrets[0], body, delivery="msg_\u00e9\u20ac")]
+    status, answer = post(srv.port, "/standard/hook", body, hdrs)
+    if tap.ok(status == 200, "standard, a webhook-id in UTF-8: 200", (status, answer)):
+        sent.append(body)
+        want_keys[1] += 1
     for hdrs in ([], [("X-Hub-Signature", "0" * 40)]):
         body = b'{"kind":"unsigned"}'
         status, answer = post(srv.port, "/unsigned/hook", body, hdrs)

@@ -69,6 +69,11 @@ main(void)
 	            NULL &&
 	        strstr(line, "\"signature\":\"\\\"\"") != NULL,
 	    "header values escaped");
+	fmt("{}", "msg_\xc3\xa9\xe2\x82\xac\xc3|\xed\xa0\x80.", "x");
+	ok(strstr(line, "\"remote\":\"msg_\xc3\xa9\xe2\x82\xac?|???.\",") !=
+	        NULL,
+	    "well-formed UTF-8 kept as sent, a cut or a surrogate byte by byte "
+	    "'?'");
 	ok((j = cJSON_Parse(line)) != NULL, "escaped line is JSON");
 	cJSON_Delete(j);
 	return tap_done();
