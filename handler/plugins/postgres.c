@@ -20,9 +20,12 @@
  * Each event is one autocommitted statement, prepared once per connection:
  *
  *   INSERT INTO table (id, received, scheme, delivery, status, body, raw)
- *   VALUES ($1, now(), $2, $3, $4, $5::jsonb, $5) ON CONFLICT (id) DO NOTHING
+ *   VALUES ($1, now(), $2, $3, $4, COALESCE($6, $5)::jsonb, $5)
+ *   ON CONFLICT (id) DO NOTHING
  *
- * with the body sent once, byte for byte, as the text $5.  A session whose
+ * with the body sent once, byte for byte, as the text $5; $6 is NULL but
+ * for a body that starts with a byte order mark, which hookline accepts
+ * and jsonb does not: then it is the body after the mark.  A session whose
  * synchronous_commit is off gets it set on: a commit that returned is on
  * disk.  OK once the statement completed (a retry of a stored event
  * completes too, adding no row); RETRY (503) when the server cannot be
@@ -55,6 +58,8 @@
 #define IDENT_MAX 63 /* PostgreSQL's NAMEDATALEN - 1 */
 #define STMT "hookline_insert"
 #define TEXTOID 25 /* pg_type.oid of text */
+#define NPARAMS 6 /* of the INSERT */
+#define BOM "\xef\xbb\xbf" /* UTF-8's byte order mark */
 #define RETRY_PAUSE_MS 100 /* between tries while the server is down */
 
 struct postgres {
@@ -181,7 +186,7 @@ parse(struct postgres *p)
 	p->values[p->nkeys++] = "UTF8";
 	p->keys[p->nkeys] = p->values[p->nkeys] = NULL;
 	snprintf(p->sql, sizeof(p->sql),
-	    "INSERT INTO %s (id, received, scheme, delivery, status, body, raw) VALUES ($1, now(), $2, $3, $4, $5::jsonb, $5) ON CONFLICT (id) DO NOTHING",
+	    "INSERT INTO %s (id, received, scheme, delivery, status, body, raw) VALUES ($1, now(), $2, $3, $4, COALESCE($6, $5)::jsonb, $5) ON CONFLICT (id) DO NOTHING",
 	    p->table);
 	return 0;
 bad:
@@ -328,8 +333,8 @@ check_result(struct postgres *p, int sent, ExecStatusType want,
 static int
 prepare(struct postgres *p, const struct timespec *deadline)
 {
-	static const Oid types[5] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID,
-	    TEXTOID};
+	static const Oid types[NPARAMS] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID,
+	    TEXTOID, TEXTOID};
 	char what[IDENT_MAX * 2 + 16];
 	int r;
 
@@ -340,13 +345,14 @@ prepare(struct postgres *p, const struct timespec *deadline)
 	if (r != 0)
 		return r;
 	snprintf(what, sizeof(what), "table %s", p->table);
-	r = check_result(p, PQsendPrepare(p->conn, STMT, p->sql, 5, types),
+	r = check_result(p,
+	    PQsendPrepare(p->conn, STMT, p->sql, NPARAMS, types),
 	    PGRES_COMMAND_OK, what, deadline);
 	if (r != 0)
 		return r;
 	return check_result(p,
 	    PQsendQuery(p->conn,
-	        "EXPLAIN EXECUTE " STMT "('', NULL, NULL, NULL, '{}')"),
+	        "EXPLAIN EXECUTE " STMT "('', NULL, NULL, NULL, '{}', NULL)"),
 	    PGRES_TUPLES_OK, what, deadline);
 }
 
@@ -470,19 +476,20 @@ enum try {
  * data was refused.
  */
 static enum try
-try_insert(struct postgres *p, const char *const values[5],
-    const int lengths[5], const int formats[5], const struct timespec *deadline)
+try_insert(struct postgres *p, const char *const values[NPARAMS],
+    const int lengths[NPARAMS], const int formats[NPARAMS],
+    const struct timespec *deadline)
 {
 	char line[sizeof(p->why)];
-	const char *code;
+	const char *code, *msg;
 	enum try t;
 	PGresult *r;
 	int c;
 
 	if (p->conn == NULL && (c = connect_pg(p, deadline)) != 0)
 		return c == 1 ? TRY_FAILED : TRY_NO_LINK;
-	if (!PQsendQueryPrepared(p->conn, STMT, 5, values, lengths, formats,
-	        0)) {
+	if (!PQsendQueryPrepared(p->conn, STMT, NPARAMS, values, lengths,
+	        formats, 0)) {
 		set_why(p, "", PQerrorMessage(p->conn));
 		disconnect(p);
 		return TRY_BROKEN;
@@ -504,8 +511,9 @@ try_insert(struct postgres *p, const char *const values[5],
 	t = strncmp(code, "22", 2) == 0 || strncmp(code, "54", 2) == 0
 	    ? TRY_REJECT
 	    : TRY_FAILED;
+	msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
 	snprintf(line, sizeof(line), "insert into %s: %s (SQLSTATE %s)",
-	    p->table, PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY), code);
+	    p->table, msg != NULL ? msg : PQresultErrorMessage(r), code);
 	set_why(p, "", line);
 	PQclear(r);
 	/*
@@ -522,11 +530,13 @@ postgres_handle(void *state, const struct hookline_event *ev)
 {
 	struct postgres *p = state;
 	const char *delivery = p->host->abi_minor >= 1 ? ev->delivery : NULL;
-	const char *const values[5] = {ev->id, ev->scheme, delivery, ev->status,
-	    ev->body};
+	size_t bom = ev->len >= 3 && memcmp(ev->body, BOM, 3) == 0 ? 3 : 0;
+	const char *const values[NPARAMS] = {ev->id, ev->scheme, delivery,
+	    ev->status, ev->body, bom ? ev->body + bom : NULL};
 	/* The body goes as text in binary form: its exact bytes, once. */
-	const int lengths[5] = {0, 0, 0, 0, (int)ev->len};
-	const int formats[5] = {0, 0, 0, 0, 1};
+	const int lengths[NPARAMS] = {0, 0, 0, 0, (int)ev->len,
+	    (int)(ev->len - bom)};
+	const int formats[NPARAMS] = {0, 0, 0, 0, 1, 1};
 	struct timespec deadline;
 	enum try t;
 

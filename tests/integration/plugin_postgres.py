@@ -112,6 +112,9 @@ def rows(where="true"):
 c = Client(srv.port)
 few = [event_body(i, status="JOB_FAILED" if i % 3 == 0 else "JOB_COMPLETED") for i in range(12)]
 few.append(b'{"status":"JOB_COMPLETED","job_id":"job-000004","note":"\xc3\xa9t\xc3\xa9",  "n": 1.50}')
+# A leading byte order mark, which hookline accepts (RFC 8259 lets a
+# parser ignore it) and jsonb does not: the row's raw keeps it.
+few.append(b'\xef\xbb\xbf{"status":"JOB_COMPLETED","job_id":"job-bom"}')
 answers = [post(c, "/hook", b, "delivery-%d" % i).status for i, b in enumerate(few)]
 tap.eq(answers, [200] * len(few), "%d events answered 200" % len(few))
 got = rows()
@@ -120,7 +123,8 @@ for i, b in enumerate(few):
     r = got.get(hashlib.sha256(b).hexdigest())
     ok = ok and r is not None and r[0] == "sha1" and r[1] == "delivery-%d" % i \
         and r[2] == json.loads(b)["status"] and json.loads(r[3]) == json.loads(b) and r[4] == b
-tap.ok(ok, "each row: id = SHA-256 of the body, scheme, delivery id, status, body as jsonb and byte for byte",
+tap.ok(ok, "each row: id = SHA-256 of the body, scheme, delivery id, status, body as jsonb and byte for byte "
+       "(a leading BOM too)",
        {k: v[:4] for k, v in list(got.items())[:3]})
 job = man_block("hookline-postgres.3", "job").replace("job-000042", "job-000004")
 tap.eq(sorted(r[2] for r in pg.psql(job)), sorted([few[4].decode(), few[12].decode()]),
