@@ -59,7 +59,11 @@ static const char *const var_names[V__MAX] = {
 
 #define SECRET_FILE_MAX 4096
 #define MAX_BODY_DEFAULT (1024 * 1024)
-#define MAX_BODY_LIMIT (1024UL * 1024 * 1024)
+/* A record holds the body and, when it has CR, LF or a BOM, its base64
+ * copy too (record.c): 768 MiB keeps the longest record under the
+ * 0x7ffff000 bytes that one write(2) moves on Linux, and a record is one
+ * write. */
+#define MAX_BODY_LIMIT (768UL * 1024 * 1024)
 #define READ_TIMEOUT_DEFAULT 30 /* seconds */
 #define READ_TIMEOUT_LIMIT 3600
 #define TOLERANCE_DEFAULT 300 /* seconds, as Standard Webhooks and Stripe */
@@ -506,7 +510,7 @@ build_limits(struct hl_config *c, const char *raw[V__MAX], struct hl_why *why)
 	if (raw[V_MAX_BODY] != NULL &&
 	    config_parse_size(raw[V_MAX_BODY], &c->max_body) == -1) {
 		why_set(why,
-		    "HOOKLINE_MAX_BODY must be a byte count from 1 to 1024M (suffix k or M allowed), not \"%.40s\"",
+		    "HOOKLINE_MAX_BODY must be a byte count from 1 to 768M (suffix k or M allowed), not \"%.40s\"",
 		    raw[V_MAX_BODY]);
 		return HL_ECONFIG;
 	}

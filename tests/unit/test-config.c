@@ -40,8 +40,10 @@ sizes(void)
 	ok(config_parse_size("1M", &n) == 0 && n == 1048576, "size 1M");
 	ok(config_parse_size("64k", &n) == 0 && n == 65536, "size 64k");
 	ok(config_parse_size("64K", &n) == 0 && n == 65536, "size 64K");
-	ok(config_parse_size("1024M", &n) == 0, "size 1024M is the limit");
-	ok(config_parse_size("1025M", &n) == -1, "size 1025M refused");
+	ok(config_parse_size("768M", &n) == 0, "size 768M is the limit");
+	ok(config_parse_size("769M", &n) == -1 &&
+	        config_parse_size("1024M", &n) == -1,
+	    "size 769M refused (a record is one write: under 2 GiB)");
 	ok(config_parse_size("0", &n) == -1, "size 0 refused");
 	ok(config_parse_size("-1", &n) == -1, "negative size refused");
 	ok(config_parse_size(" 1", &n) == -1, "leading space refused");
@@ -191,7 +193,7 @@ main(void)
 	ok(get(&b, REQ("HOOKLINE_SECRET=req")) == HL_OK &&
 	        memcmp(b->secret, "env", 3) == 0,
 	    "nor pair its own secret with the process's log");
-	ok(get(&b, REQ("HOOKLINE_MAX_BODY=1024M", "HOOKLINE_SYNC=none",
+	ok(get(&b, REQ("HOOKLINE_MAX_BODY=768M", "HOOKLINE_SYNC=none",
 	               "HOOKLINE_READ_TIMEOUT=3600")) == HL_OK &&
 	        b->max_body == 1048576 && b->sync == HL_SYNC_ALWAYS &&
 	        b->read_timeout == 30,
