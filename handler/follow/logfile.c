@@ -171,7 +171,7 @@ logfile_fill(struct logfile *lf, int sync, char *why, size_t wl)
 	if (fstat(lf->fd, &st) == -1)
 		goto fail;
 	if (st.st_size < end)
-		return FILL_REPLACED;
+		return lf->short_copy ? FILL_NONE : FILL_REPLACED;
 	if (st.st_size == end + lf->tail)
 		return FILL_NONE;
 	if (flock(lf->fd, LOCK_SH | LOCK_NB) == -1) {

@@ -301,10 +301,20 @@ scan_one(struct logset *ls, const char *path, const char *now_path, int first,
 			lf->fd = fd;
 			lf->dev = st.st_dev;
 			lf->ino = st.st_ino;
-			/* A copy holds the same bytes at the same offsets. */
+			/* A copy holds the same bytes at the same offsets.
+			 * One that ends before what was read was made while
+			 * hookline still appended to the original, whose
+			 * records past it ran: it holds nothing unread. */
 			lf->buf_off = lf->next;
 			lf->buf_len = 0;
 			lf->tail = 0;
+			lf->short_copy = st.st_size < lf->next;
+			if (lf->short_copy)
+				say("%s ends at offset %lld, before offset %lld "
+				    "read from the file it is a copy of: "
+				    "nothing in it is left to run",
+				    path, (long long)st.st_size,
+				    (long long)lf->next);
 			return FL_OK;
 		}
 	}

@@ -196,6 +196,34 @@ tap.ok(ok and Runs(out3).count() == {event_id(body(i)): 1 for i in range(20, 33)
        "copytruncate while following: the copy finished, the new events run, each once", Runs(out3).count())
 tap.ok("truncated or rewritten in place" in fol.stderr(), "the truncation is noticed and said", fol.stderr())
 
+# The copy is older than what was read: hookline appended a record during
+# the copy, which the follower ran from the original before the
+# truncation.  The copy holds nothing unread; it must not be taken for a
+# rewritten file again and again (a loop, one message each time).
+log4 = os.path.join(work, "short.jsonl")
+out4 = os.path.join(work, "runs4")
+for i in range(40, 45):
+    append(log4, record(body(i)))
+with open(log4, "rb") as f:
+    copy = f.read()  # cp starts; then one more record comes
+append(log4, record(body(45)))
+fol = Follower(work, ["--state", os.path.join(work, "state4"), log4, "--", PROBE, out4])
+wait_for(lambda: len(Runs(out4).ends) >= 6, 10)
+with open(log4 + ".1", "wb") as f:
+    f.write(copy)  # cp ends
+with open(log4, "r+b") as f:
+    f.truncate(0)
+time.sleep(1)
+for i in range(46, 48):
+    append(log4, record(body(i)))
+ok = wait_for(lambda: len(Runs(out4).ends) >= 8, 15)
+time.sleep(0.5)
+fol.stop()
+said = fol.stderr().count("truncated or rewritten in place")
+tap.ok(ok and Runs(out4).count() == {event_id(body(i)): 1 for i in range(40, 48)} and said <= 2,
+       "copytruncate whose copy ends before what was read: nothing runs twice, the new events run, the truncation "
+       "said %d time(s)" % said, (Runs(out4).count(), fol.stderr()[-1500:]))
+
 log2 = os.path.join(work, "other.jsonl")
 st2 = os.path.join(work, "state2")
 out2 = os.path.join(work, "runs2")
