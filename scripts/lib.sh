@@ -73,6 +73,15 @@ ensure_configure() {
 	fi
 }
 
+# clang-format for make format-check, where the release's is the version
+# the tree is formatted with (14, Debian 12's; elsewhere the check says
+# SKIP with the version it found).
+format_packages() {
+	if apt-cache show clang-format 2>/dev/null | grep -q '^Version: 1:14\.'; then
+		need_packages clang-format
+	fi
+}
+
 # clang and its libFuzzer and sanitizer runtimes, for the fuzz targets.
 # The runtimes are libclang-rt-N-dev, N the major version of the release's
 # clang (14 on Debian 12, 19 on Debian 13): read from the clang package's
