@@ -772,8 +772,19 @@ follow_run(const struct fl_opts *o, char *why, size_t wl)
 done:
 	while (f.head != NULL) {
 		struct job *j = f.head;
+		char jwhy[FL_WHY_MAX];
+		int code;
 
 		f.head = j->next;
+		/* A fatal stop leaves commands running, whose events are not
+		 * committed: the next start runs them again, and must not
+		 * find the old ones still at work. */
+		if (j->state == JOB_RUNNING && j->child.pid > 0) {
+			say("stopping: killed the command of event %s, which "
+			    "runs again at the next start",
+			    j->rec.id);
+			child_reap(&j->child, 1, &code, jwhy, sizeof(jwhy));
+		}
 		if (j->child.pidfd != -1)
 			close(j->child.pidfd);
 		job_free(j);

@@ -96,6 +96,30 @@ try:
     tap.ok(sum(counts.values()) - len(bodies) <= 1, "at most the one in flight ran twice (%d)"
            % (sum(counts.values()) - len(bodies)))
 
+    # ---- full while a long command runs ------------------------------------
+    # -j 2: event 0's command takes 3 s, event 1's a minute.  The disk
+    # fills while both run; the commit after event 0 fails and stops
+    # hookline-follow, which kills event 1's command: that event runs again
+    # at the next start, which must not find the old command still at work.
+    disk = tmpfs("longrun", "256k")
+    st = os.path.join(disk, "state")
+    log = os.path.join(base, "long.jsonl")
+    out = os.path.join(base, "runs-long")
+    bodies = [body(0), body(1, status="SLOW")]
+    for b in bodies:
+        append(log, record(b))
+    f = Follower(base, ["--state", st, "-j", "2", "-t", "120", log, "--", PROBE, "-s", "3000", "-S", "SLOW=60000",
+                        out])
+    wait_for(lambda: len(Runs(out).starts) >= 2, 20)
+    filler = fill(disk)
+    rc = f.wait(30)
+    slow = [pid for i, pid, _ in Runs(out).starts if i == event_id(bodies[1])]
+    tap.ok(rc == 1 and len(slow) == 1 and wait_for(lambda: not harness.alive(slow[0]), 5),
+           "the state's disk filled up while a command ran: exit 1, and the command was killed (pid %s)" % slow,
+           f.stderr()[-800:])
+    tap.ok("killed the command of event %s" % event_id(bodies[1]) in f.stderr(), "it says so", f.stderr()[-800:])
+    os.unlink(filler)
+
     # ---- a dead letter that cannot be written ------------------------------
     disk = tmpfs("dead", "256k")
     st = os.path.join(disk, "state")
