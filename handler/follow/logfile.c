@@ -88,6 +88,34 @@ pread_full(int fd, char *p, size_t n, off_t off)
 }
 
 /*
+ * Whether the first line of the file at fd, which has no newline in its
+ * first `from` bytes, is complete all the same: the file ends with a
+ * newline, or one comes further on.  1, 0, or -1 on a read error.  A
+ * torn first record (a writer that died) is not: hookline replaces it,
+ * and a fingerprint of it would name a file that no longer exists.
+ */
+static int
+first_line_complete(int fd, off_t from)
+{
+	char buf[65536];
+	struct stat st;
+	ssize_t r;
+
+	if (fstat(fd, &st) == -1)
+		return -1;
+	if (st.st_size > 0 && pread_full(fd, buf, 1, st.st_size - 1) == 1 &&
+	    buf[0] == '\n')
+		return 1;
+	for (off_t off = from; off < st.st_size; off += r) {
+		if ((r = pread_full(fd, buf, sizeof(buf), off)) <= 0)
+			return r == 0 ? 0 : -1;
+		if (memchr(buf, '\n', (size_t)r) != NULL)
+			return 1;
+	}
+	return 0;
+}
+
+/*
  * Identifies the file open at fd: fp gets the SHA-256 of its first line
  * (newline included, at most FL_FP_MAX bytes) and *fp_len that length,
  * received (rl bytes) the first record's time, "" when the first line is
@@ -101,16 +129,19 @@ logfile_identify(int fd, unsigned char *fp, size_t *fp_len, char *received,
 	char buf[FL_FP_MAX];
 	const char *nl;
 	ssize_t n;
+	int whole = 1;
 
 	if (flock(fd, LOCK_SH | LOCK_NB) == -1)
 		return errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
 	n = pread_full(fd, buf, sizeof(buf), 0);
+	if (n == (ssize_t)sizeof(buf) && memchr(buf, '\n', sizeof(buf)) == NULL)
+		whole = first_line_complete(fd, n);
 	flock(fd, LOCK_UN);
-	if (n == -1)
+	if (n == -1 || whole == -1)
 		return -1;
 	if ((nl = memchr(buf, '\n', (size_t)n)) != NULL)
 		n = nl - buf + 1;
-	else if (n < (ssize_t)sizeof(buf))
+	else if (n < (ssize_t)sizeof(buf) || !whole)
 		return 0;
 	if (hash(buf, (size_t)n, fp) == -1)
 		return -1;

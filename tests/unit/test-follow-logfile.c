@@ -147,11 +147,23 @@ test_file(void)
 	big[sizeof(big) - 1] = '\0';
 	write_file("b", big, 0);
 	fd = open(path_of("b"), O_RDONLY);
+	ok(logfile_identify(fd, fp, &fp_len, received, sizeof(received)) == 0,
+	    "a first line longer than %d bytes without its newline: not yet "
+	    "(a torn record is replaced by the next writer)",
+	    FL_FP_MAX);
+	close(fd);
+	write_file("b", "\n", 1);
+	fd = open(path_of("b"), O_RDONLY);
 	ok(logfile_identify(fd, fp, &fp_len, received, sizeof(received)) == 1 &&
 	        fp_len == FL_FP_MAX && *received == '\0',
-	    "a first line longer than %d bytes: its start identifies it; "
-	    "not a record, so no time",
-	    FL_FP_MAX);
+	    "once it has its newline, its start identifies it; not a record, "
+	    "so no time");
+	close(fd);
+	write_file("b", "{\"received\":\"torn", 1);
+	fd = open(path_of("b"), O_RDONLY);
+	ok(logfile_identify(fd, fp, &fp_len, received, sizeof(received)) == 1 &&
+	        fp_len == FL_FP_MAX,
+	    "and with a torn record after it too");
 	close(fd);
 	logfile_free(NULL);
 }
