@@ -150,7 +150,7 @@ config_cache_free(struct hl_config_cache *c)
 
 /*
  * Parses a byte count: decimal digits with an optional k (KiB) or M (MiB)
- * suffix, from 1 byte to 1 GiB.  Returns 0 and sets *out, or -1.
+ * suffix, from 1 byte to MAX_BODY_LIMIT.  Returns 0 and sets *out, or -1.
  */
 int
 config_parse_size(const char *s, size_t *out)

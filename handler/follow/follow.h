@@ -137,7 +137,7 @@ struct logfile {
 	size_t buf_len;
 	off_t tail; /* bytes after the last complete line, at the last read */
 	unsigned inflight; /* events of this file not yet committed */
-	int short_copy; /* a copytruncate copy that ends before next: read */
+	int short_copy; /* a copy that ends before next: read, until it grows */
 };
 
 enum fl_fill { FILL_NONE, FILL_LINES, FILL_BUSY, FILL_REPLACED, FILL_ERROR };

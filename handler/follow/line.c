@@ -79,7 +79,11 @@ scheme_of(const cJSON *root)
 		return scheme;
 	if (sig == NULL)
 		return NULL;
-	return strncasecmp(sig, "sha256=", 7) == 0 ? "sha256" : "sha1";
+	/* X-Hub-Signature-256, logged when it came, with or without its
+	 * prefix; X-Hub-Signature otherwise (40 hex digits). */
+	return strncasecmp(sig, "sha256=", 7) == 0 || strlen(sig) == 64
+	    ? "sha256"
+	    : "sha1";
 }
 
 /*

@@ -187,7 +187,8 @@ grow(struct logfile *lf, size_t want)
  * none, FILL_BUSY when a writer holds the lock (try again in a moment),
  * FILL_REPLACED when the file no longer starts with lf's first line or
  * shrank below what was read (truncated in place), FILL_ERROR with why
- * set.
+ * set.  A copytruncate copy that ends before what was read
+ * (lf->short_copy, logset.c) is FILL_NONE until it grows past it.
  */
 enum fl_fill
 logfile_fill(struct logfile *lf, int sync, char *why, size_t wl)
@@ -203,6 +204,7 @@ logfile_fill(struct logfile *lf, int sync, char *why, size_t wl)
 		goto fail;
 	if (st.st_size < end)
 		return lf->short_copy ? FILL_NONE : FILL_REPLACED;
+	lf->short_copy = 0; /* from here on, a shrink is a truncation */
 	if (st.st_size == end + lf->tail)
 		return FILL_NONE;
 	if (flock(lf->fd, LOCK_SH | LOCK_NB) == -1) {

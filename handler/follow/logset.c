@@ -312,7 +312,7 @@ scan_one(struct logset *ls, const char *path, const char *now_path, int first,
 			if (lf->short_copy)
 				say("%s ends at offset %lld, before offset %lld "
 				    "read from the file it is a copy of: "
-				    "nothing in it is left to run",
+				    "nothing in it is left to run unless it grows",
 				    path, (long long)st.st_size,
 				    (long long)lf->next);
 			return FL_OK;

@@ -12,7 +12,7 @@
  * config_get() runs twice per input on a cache kept across inputs, as in
  * the FastCGI loop: both answers must agree (same status, same cached
  * settings).  An accepted configuration must be coherent (a sink, a body
- * limit from 1 byte to 1 GiB, the secret byte for byte as given); a
+ * limit from 1 byte to 768 MiB, the secret byte for byte as given); a
  * refusal must say why, never quoting the secret.  config_parse_size()
  * is also checked against its own oracle on the whole input.
  */
@@ -95,7 +95,10 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* Oracle of config_parse_size(): digits, optional k/K/M, 1 B to 1 GiB. */
+/* HOOKLINE_MAX_BODY's largest value (config.c's MAX_BODY_LIMIT). */
+#define LIMIT (768ULL << 20)
+
+/* Oracle of config_parse_size(): digits, optional k/K/M, 1 B to 768 MiB. */
 static int
 size_oracle(const char *s, size_t *out)
 {
@@ -106,14 +109,14 @@ size_oracle(const char *s, size_t *out)
 		return -1;
 	for (; *p >= '0' && *p <= '9'; p++) {
 		n = n * 10 + (unsigned)(*p - '0');
-		if (n > (1ULL << 30))
-			n = (1ULL << 30) + 1; /* saturate: too big anyway */
+		if (n > LIMIT)
+			n = LIMIT + 1; /* saturate: too big anyway */
 	}
 	if (*p == 'k' || *p == 'K')
 		mul = 1024, p++;
 	else if (*p == 'M')
 		mul = 1024 * 1024, p++;
-	if (*p != '\0' || n == 0 || n * mul > (1ULL << 30))
+	if (*p != '\0' || n == 0 || n * mul > LIMIT)
 		return -1;
 	*out = (size_t)(n * mul);
 	return 0;
@@ -210,7 +213,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(cfg == cfg2); /* unchanged: from the cache */
 		CHECK(cfg->log != NULL || cfg->plugin != NULL);
 		CHECK(cfg->log == NULL || cfg->log[0] == '/');
-		CHECK(cfg->max_body >= 1 && cfg->max_body <= (1UL << 30));
+		CHECK(cfg->max_body >= 1 && cfg->max_body <= LIMIT);
 		CHECK(cfg->sync == HL_SYNC_ALWAYS || cfg->sync == HL_SYNC_GROUP ||
 		    cfg->sync == HL_SYNC_EACH || cfg->sync == HL_SYNC_NONE);
 		CHECK(cfg->plugin_arg != NULL);

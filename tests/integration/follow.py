@@ -177,7 +177,7 @@ leave = os.path.join(d, "leave.py")
 with open(leave, "w") as f:
     f.write("#!%s -I\nimport os, sys, time\nsys.stdin.read()\n" % sys.executable
             + "if not os.path.exists(sys.argv[1] + '.once'):\n"
-            + "    open(sys.argv[1] + '.once', 'w').close()\n"
+            + "    open(sys.argv[1] + '.once', 'w').write(str(os.getpid()))\n"
             + "    os.setpgid(0, os.getpgid(os.getppid()))\n"
             + "    time.sleep(300)\n"
             + "open(sys.argv[1] + '.ran', 'a').write('ran\\n')\n")
@@ -188,6 +188,10 @@ ok = wait_for(lambda: os.path.exists(os.path.join(d, "l.ran")), 15)
 took = time.time() - t
 tap.ok(ok and f.stop() == 0, "a timed-out command that left its process group is killed too, and the event "
        "retried (%.1f s)" % took, f.stderr()[-600:])
+with open(os.path.join(d, "l.once")) as fh:  # nothing outlives the test, whatever happened
+    left = int(fh.read() or 0)
+if left and harness.alive(left):
+    os.kill(left, signal.SIGKILL)
 
 # ---- --match -------------------------------------------------------------
 d, log, st, out = case("match")

@@ -76,19 +76,24 @@ main(void)
 	        l.body + l.body_len == hotglue + strlen(hotglue) - 1,
 	    "body: the event value's text, up to the last '}' before the end");
 	ok(memmem(l.body, l.body_len, "9007199254740993", 16) != NULL &&
-	        memmem(l.body, l.body_len, "  \"s\":\"\\u00e9\\n\"", 16) != NULL,
+	        memmem(l.body, l.body_len, "  \"s\":\"\\u00e9\\n\"", 16) !=
+	            NULL,
 	    "body: numbers, spacing and escapes exactly as in the line");
 	{
-		const char *a[] = {"status=JOB_COMPLETED"}, *b[] = {"status=SYNC_FAILED"},
-			   *c[] = {"status=SYNC_FAILED", "status=JOB_COMPLETED"},
-			   *d[] = {"status=JOB_COMPLETED", "tenant=t-2"},
-			   *e[] = {"n=9007199254740993"}, *f[] = {"ok=true"},
-			   *g[] = {"none=null"}, *h[] = {"nested={}"},
-			   *i[] = {"missing=x"}, *j[] = {"ok=1"},
-			   *k[] = {"status=JOB_COMPLETED", "tenant=t-1", "ok=true"};
+		const char *a[] = {"status=JOB_COMPLETED"},
+		           *b[] = {"status=SYNC_FAILED"},
+		           *c[] = {"status=SYNC_FAILED",
+		               "status=JOB_COMPLETED"},
+		           *d[] = {"status=JOB_COMPLETED", "tenant=t-2"},
+		           *e[] = {"n=9007199254740993"}, *f[] = {"ok=true"},
+		           *g[] = {"none=null"}, *h[] = {"nested={}"},
+		           *i[] = {"missing=x"}, *j[] = {"ok=1"},
+		           *k[] = {"status=JOB_COMPLETED", "tenant=t-1",
+		               "ok=true"};
 
 		ok(matches(&l, 0, NULL), "no --match: everything passes");
-		ok(matches(&l, 1, a) && !matches(&l, 1, b), "--match on a string");
+		ok(matches(&l, 1, a) && !matches(&l, 1, b),
+		    "--match on a string");
 		ok(matches(&l, 2, c), "the same key twice: either value");
 		ok(!matches(&l, 2, d), "two keys: both must match");
 		ok(matches(&l, 3, k), "three keys, all matching");
@@ -101,14 +106,18 @@ main(void)
 	line_clear(&l);
 	line_clear(&l); /* twice is harmless */
 
-	ok(parse(&l, "{\"received\":\"2026-11-29T06:22:28.123456Z\",\"id\":\"" ID
-	                 "\",\"remote\":null,\"signature\":\"SHA256=ab\",\"event\":{}}") == 0 &&
+	ok(parse(&l,
+	       "{\"received\":\"2026-11-29T06:22:28.123456Z\",\"id\":\"" ID
+	       "\",\"remote\":null,\"signature\":\"SHA256=ab\",\"event\":{}}") ==
+	            0 &&
 	        l.remote == NULL && strcmp(l.scheme, "sha256") == 0 &&
 	        l.status == NULL && strcmp(body(&l), "{}") == 0,
 	    "null remote, sha256= in any case, no fields, empty event");
 	line_clear(&l);
-	ok(parse(&l, "{\"received\":\"2026-11-29T06:22:28.123456Z\",\"id\":\"" ID
-	                 "\",\"remote\":\"a\",\"signature\":null,\"event\":{\"status\":7}}") == 0 &&
+	ok(parse(&l,
+	       "{\"received\":\"2026-11-29T06:22:28.123456Z\",\"id\":\"" ID
+	       "\",\"remote\":\"a\",\"signature\":null,\"event\":{\"status\":7}}") ==
+	            0 &&
 	        l.scheme == NULL && l.status == NULL,
 	    "unsigned: no scheme; a status that is no string is unset");
 	line_clear(&l);
@@ -117,14 +126,16 @@ main(void)
 		const char *cases[][3] = {
 		    {"\"hub\"", "1", "\"sha256=ab\""},
 		    {"\"hub\"", "2", "\"ab\""},
+		    {"\"hub\"", "1",
+		        "\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\""},
 		    {"\"stripe\"", "1", "\"t=1,v1=ab\""},
 		    {"\"standard\"", "3", "\"v1,q83v\""},
 		    {"\"gitlab\"", "1", "null"},
 		    {"\"hub\"", "null", "\"sha1=ab\""},
 		    {"\"stripe\"", "null", "\"t=1,v1=ab\""},
 		};
-		const char *want[] = {"sha256", "sha1", "stripe", "standard",
-		    "gitlab", NULL, NULL};
+		const char *want[] = {"sha256", "sha1", "sha256", "stripe",
+		    "standard", "gitlab", NULL, NULL};
 		char text[512];
 		size_t i, good = 0;
 
@@ -137,8 +148,8 @@ main(void)
 			    cases[i][0], cases[i][1], cases[i][2]);
 			if (parse(&l, text) == 0 &&
 			    (want[i] == NULL ? l.scheme == NULL
-					     : l.scheme != NULL &&
-					 strcmp(l.scheme, want[i]) == 0))
+			                     : l.scheme != NULL &&
+			                strcmp(l.scheme, want[i]) == 0))
 				good++;
 			else
 				printf("# case %zu: %s -> %s\n", i, text,
@@ -151,26 +162,35 @@ main(void)
 		    "when no secret verified it (%zu of %zu)",
 		    good, i);
 	}
-	ok(parse(&l, "{\"received\":\"x\",\"id\":\"" ID
-	                 "\",\"remote\":\"a\\\",\\\"event\\\":{}\",\"signature\":null,\"event\":{\"a\":1}}") == 0 &&
+	ok(parse(&l,
+	       "{\"received\":\"x\",\"id\":\"" ID
+	       "\",\"remote\":\"a\\\",\\\"event\\\":{}\",\"signature\":null,\"event\":{\"a\":1}}") ==
+	            0 &&
 	        strcmp(body(&l), "{\"a\":1}") == 0,
 	    "an escaped \",\"event\": inside a string is not the key");
 	line_clear(&l);
 
 	ok(parse(&l, "") == -1 && parse(&l, "garbage") == -1,
 	    "empty and foreign lines are refused (%s)", why);
-	ok(parse(&l, "{\"received\":\"2026-11-29T06:22:28.123456Z\",\"id\":\"" ID
-	                 "\",\"remote\":\"a\",\"signature\":null,\"event\":{\"a\":") == -1,
+	ok(parse(&l,
+	       "{\"received\":\"2026-11-29T06:22:28.123456Z\",\"id\":\"" ID
+	       "\",\"remote\":\"a\",\"signature\":null,\"event\":{\"a\":") ==
+	        -1,
 	    "a torn record is refused (%s)", why);
 	ok(parse(&l, "{\"received\":\"t\",\"id\":\"abc\",\"event\":{}}") == -1,
 	    "an id that is not 64 hex digits is refused (%s)", why);
-	ok(parse(&l, "{\"received\":\"t\",\"id\":\"" ID "\",\"event\":[1]}") == -1,
+	ok(parse(&l, "{\"received\":\"t\",\"id\":\"" ID "\",\"event\":[1]}") ==
+	        -1,
 	    "an event that is not an object is refused (%s)", why);
-	ok(parse(&l, "{\"received\":\"t\",\"id\":\"" ID "\",\"event\":{},\"x\":1}") == -1,
+	ok(parse(&l,
+	       "{\"received\":\"t\",\"id\":\"" ID
+	       "\",\"event\":{},\"x\":1}") == -1,
 	    "\"event\" must be the last member (%s)", why);
-	ok(parse(&l, "{\"received\":\"t\",\"id\":\"" ID "\",\"event\":{}} }") == -1,
+	ok(parse(&l, "{\"received\":\"t\",\"id\":\"" ID "\",\"event\":{}} }") ==
+	        -1,
 	    "trailing text is refused (%s)", why);
-	ok(parse(&l, "{\"received\":\"t\",\"id\":\"" ID "\",\"event\":{}}") == 0,
+	ok(parse(&l, "{\"received\":\"t\",\"id\":\"" ID "\",\"event\":{}}") ==
+	        0,
 	    "a minimal record parses");
 	line_clear(&l);
 
@@ -180,7 +200,8 @@ main(void)
 	line_received("{\"received\":\"2026\"", 14, rec, sizeof(rec));
 	ok(strcmp(rec, "") == 0, "line_received: cut short, nothing");
 	line_received("{\"received\":\"20 26\"}", 21, rec, sizeof(rec));
-	ok(strcmp(rec, "") == 0, "line_received: unexpected characters, nothing");
+	ok(strcmp(rec, "") == 0,
+	    "line_received: unexpected characters, nothing");
 	line_received("hello\n", 6, rec, sizeof(rec));
 	ok(strcmp(rec, "") == 0, "line_received: not a record, nothing");
 	ok(received_time("2026-11-29T06:22:28.123456Z", &t) == 0 &&
