@@ -19,7 +19,7 @@ import signal
 import time
 
 import harness
-from followlib import PROBE, Follower, Runs, append, body, event_id, record, state_offsets, wait_for
+from followlib import PROBE, Follower, Runs, append, append_events, body, event_id, record, state_offsets, wait_for
 
 tap = harness.Tap()
 t0 = time.time()
@@ -35,8 +35,7 @@ def case(name):
 # ---- -j 4 ------------------------------------------------------------------
 d, log, st, out = case("jobs")
 bodies = [body(0, "SLOW")] + [body(i) for i in range(1, 12)]
-for b in bodies:
-    append(log, record(b))
+append_events(log, bodies)
 ends0 = len(record(bodies[0], received="2026-11-30T10:00:00.000000Z"))
 f = Follower(d, ["--state", st, "-j", "4", log, "--", PROBE, "-s", "300", "-S", "SLOW=2000", out])
 wait_for(lambda: len(Runs(out).ends) >= 3, 10)

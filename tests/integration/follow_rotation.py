@@ -25,7 +25,8 @@ import threading
 import time
 
 import harness
-from followlib import PROBE, Follower, Runs, append, body, event_id, record, state_offsets, wait_for
+from followlib import (PROBE, Follower, Runs, append, append_events, body, copytruncate, event_id, record,
+                       state_offsets, wait_for)
 
 SECRET = "follow-rotation-secret-Ls2"
 tap = harness.Tap()
@@ -154,19 +155,14 @@ log = os.path.join(work, "events.jsonl")
 st = os.path.join(work, "state")
 out = os.path.join(work, "runs")
 first = [body(i) for i in range(6)]
-for b in first:
-    append(log, record(b))
+append_events(log, first)
 fol = Follower(work, ["--state", st, log, "--", PROBE, out])
 wait_for(lambda: len(Runs(out).ends) >= 2, 10)
 fol.kill()
 done = len(Runs(out).ends)
-for i in range(6, 9):
-    append(log, record(body(i)))
-shutil.copyfile(log, log + ".1")  # what copytruncate does
-with open(log, "r+b") as f:
-    f.truncate(0)
-for i in range(9, 12):
-    append(log, record(body(i)))
+append_events(log, [body(i) for i in range(6, 9)])
+copytruncate(log)
+append_events(log, [body(i) for i in range(9, 12)])
 fol = Follower(work, ["--state", st, log, "--", PROBE, out])
 ok = wait_for(lambda: len(set(Runs(out).ids())) == 12, 10)
 fol.stop()
@@ -180,15 +176,11 @@ os.unlink(log + ".1")
 # The same while it follows, behind (each command takes 100 ms).
 log3 = os.path.join(work, "live.jsonl")
 out3 = os.path.join(work, "runs3")
-for i in range(20, 30):
-    append(log3, record(body(i)))
+append_events(log3, [body(i) for i in range(20, 30)])
 fol = Follower(work, ["--state", os.path.join(work, "state3"), log3, "--", PROBE, "-s", "100", out3])
 wait_for(lambda: len(Runs(out3).ends) >= 2, 10)
-shutil.copyfile(log3, log3 + ".1")
-with open(log3, "r+b") as f:
-    f.truncate(0)
-for i in range(30, 33):
-    append(log3, record(body(i)))
+copytruncate(log3)
+append_events(log3, [body(i) for i in range(30, 33)])
 ok = wait_for(lambda: len(Runs(out3).ends) >= 13, 15)
 time.sleep(0.3)
 fol.stop()
@@ -202,20 +194,15 @@ tap.ok("truncated or rewritten in place" in fol.stderr(), "the truncation is not
 # rewritten file again and again (a loop, one message each time).
 log4 = os.path.join(work, "short.jsonl")
 out4 = os.path.join(work, "runs4")
-for i in range(40, 45):
-    append(log4, record(body(i)))
+append_events(log4, [body(i) for i in range(40, 45)])
 with open(log4, "rb") as f:
     copy = f.read()  # cp starts; then one more record comes
 append(log4, record(body(45)))
 fol = Follower(work, ["--state", os.path.join(work, "state4"), log4, "--", PROBE, out4])
 read = wait_for(lambda: len(Runs(out4).ends) >= 6, 30)
-with open(log4 + ".1", "wb") as f:
-    f.write(copy)  # cp ends
-with open(log4, "r+b") as f:
-    f.truncate(0)
+copytruncate(log4, copy)  # cp ends with what it read then
 time.sleep(1)
-for i in range(46, 48):
-    append(log4, record(body(i)))
+append_events(log4, [body(i) for i in range(46, 48)])
 ok = wait_for(lambda: len(Runs(out4).ends) >= 8, 15)
 time.sleep(0.5)
 fol.stop()
@@ -228,15 +215,13 @@ log2 = os.path.join(work, "other.jsonl")
 st2 = os.path.join(work, "state2")
 out2 = os.path.join(work, "runs2")
 old = [body(100 + i, pad=50) for i in range(4)]
-for b in old:
-    append(log2, record(b))
+append_events(log2, old)
 fol = Follower(work, ["--state", st2, "--once", log2, "--", PROBE, out2])
 fol.wait()
 ino = os.stat(log2).st_ino
 os.unlink(log2)
 new = [body(200 + i) for i in range(10)]
-for b in new:
-    append(log2, record(b))
+append_events(log2, new)
 reused = os.stat(log2).st_ino == ino
 fol = Follower(work, ["--state", st2, "--once", log2, "--", PROBE, out2])
 tap.eq(fol.wait(), 0, "after the file was replaced: --once exits 0")

@@ -17,7 +17,7 @@ import subprocess
 import time
 
 import harness
-from followlib import FOLLOW, PROBE, Runs, append, body, deadletters, event_id, record, wait_for
+from followlib import FOLLOW, PROBE, Runs, append, append_events, body, deadletters, event_id, record, wait_for
 
 harness.require("valgrind", "valgrind")
 
@@ -52,8 +52,7 @@ def clean(rc, vlog, what, want_rc=0):
 
 
 bodies = [body(i, ("JOB_COMPLETED", "BROKEN", "SKIP")[i % 3], pad=(300000 if i == 4 else 0)) for i in range(12)]
-for b in bodies:
-    append(log, record(b))
+append_events(log, bodies)
 append(log, record(bodies[0]))  # a retried delivery
 append(log, b"not a record\n")
 rc, vlog = valgrind(["--state", st, "--once", "-j", "3", "--backoff", "0.05,0.1", "--match", "status=JOB_COMPLETED",

@@ -49,6 +49,24 @@ def append(path, data):
         f.write(data)
 
 
+def append_events(path, bodies):
+    """Appends each body's record to path, one write each, as hookline does."""
+    for b in bodies:
+        append(path, record(b))
+
+
+def copytruncate(path, copy=None):
+    """What logrotate's copytruncate does: path's bytes (or copy, what cp
+    had read by then) to path.1, then path truncated in place."""
+    if copy is None:
+        with open(path, "rb") as f:
+            copy = f.read()
+    with open(path + ".1", "wb") as f:
+        f.write(copy)
+    with open(path, "r+b") as f:
+        f.truncate(0)
+
+
 def event_id(b):
     return hashlib.sha256(b).hexdigest()
 

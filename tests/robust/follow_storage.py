@@ -38,7 +38,7 @@ if os.environ.get("HOOKLINE_FOLLOW_NS") != "1":
 
 from robustlib import fill, harness  # noqa: E402
 
-from followlib import PROBE, Follower, Runs, append, body, deadletters, event_id, record, run  # noqa: E402
+from followlib import PROBE, Follower, Runs, append, append_events, body, deadletters, event_id, run  # noqa: E402
 from followlib import line_ends, state_offsets, wait_for  # noqa: E402
 
 tap = harness.Tap()
@@ -72,8 +72,7 @@ try:
     log = os.path.join(base, "events.jsonl")
     out = os.path.join(base, "runs")
     bodies = [body(i) for i in range(20)]
-    for b in bodies:
-        append(log, record(b))
+    append_events(log, bodies)
     args = ["--state", st, "--dedupe", "100", log, "--", PROBE, "-s", "100", out]
     f = Follower(base, args)
     wait_for(lambda: len(Runs(out).ends) >= 5, 20)
@@ -107,8 +106,7 @@ try:
     log = os.path.join(base, "long.jsonl")
     out = os.path.join(base, "runs-long")
     bodies = [body(0), body(1, status="SLOW")]
-    for b in bodies:
-        append(log, record(b))
+    append_events(log, bodies)
     f = Follower(base, ["--state", st, "-j", "2", "-t", "120", log, "--", PROBE, "-s", "10000", "-S", "SLOW=60000",
                         out])
     both = wait_for(lambda: len(Runs(out).starts) >= 2, 20)
@@ -131,8 +129,7 @@ try:
     log = os.path.join(base, "dead.jsonl")
     out = os.path.join(base, "runs-dead")
     bodies = [body(i, "BROKEN" if i == 3 else "JOB_COMPLETED") for i in range(6)]
-    for b in bodies:
-        append(log, record(b))
+    append_events(log, bodies)
     args = ["--state", st, "--dedupe", "100", log, "--", PROBE, "-S", "BROKEN=500", "-m", "BROKEN=3", out]
     f = Follower(base, args)
     wait_for(lambda: len(Runs(out).starts) >= 4, 20)
