@@ -388,25 +388,43 @@ secret_slurp(int fd, unsigned char *buf, const char *path, struct hl_why *why)
 }
 
 /*
- * Splits the secret file's text into e's keys: one secret a line (several
- * while one is being rotated out), an end of line being "\n" or "\r\n";
- * empty lines are no secret.  Returns HL_OK or why.
+ * The next secret of a secret file's text, from *p up to end: one secret
+ * a line (several while one is being rotated out), an end of line being
+ * "\n" or "\r\n"; empty lines are no secret.  Returns it, with its length
+ * in *len, and moves *p past its line; NULL when no secret is left.
+ * hookline-sign reads the file by the same rule.
+ */
+unsigned char *
+config_secret_next(unsigned char **p, unsigned char *end, size_t *len)
+{
+	unsigned char *s, *nl;
+
+	while (*p < end) {
+		s = *p;
+		if ((nl = memchr(s, '\n', (size_t)(end - s))) == NULL)
+			nl = end;
+		*p = nl < end ? nl + 1 : nl;
+		*len = (size_t)(nl - s);
+		if (*len > 0 && s[*len - 1] == '\r')
+			(*len)--;
+		if (*len > 0)
+			return s;
+	}
+	return NULL;
+}
+
+/*
+ * Splits the secret file's text into e's keys (config_secret_next()).
+ * Returns HL_OK or why.
  */
 static enum hl_err
 split_secrets(struct entry *e, const char *path, struct hl_why *why)
 {
-	unsigned char *p = e->keys.buf, *end = p + e->keys.buf_len, *nl;
+	unsigned char *p = e->keys.buf, *end = p + e->keys.buf_len, *s;
 	struct hl_key *k;
 	size_t len;
 
-	for (; p < end; p = nl + 1) {
-		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
-			nl = end;
-		len = (size_t)(nl - p);
-		if (len > 0 && p[len - 1] == '\r')
-			len--;
-		if (len == 0)
-			continue;
+	while ((s = config_secret_next(&p, end, &len)) != NULL) {
 		if (e->keys.n == HL_KEYS_MAX) {
 			why_set(why,
 			    "HOOKLINE_SECRET_FILE: %s holds more than %d secrets",
@@ -414,7 +432,7 @@ split_secrets(struct entry *e, const char *path, struct hl_why *why)
 			return HL_ECONFIG;
 		}
 		k = &e->keys.key[e->keys.n++];
-		k->text = p;
+		k->text = s;
 		k->text_len = len;
 	}
 	if (e->keys.n == 0) {

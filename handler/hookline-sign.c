@@ -193,28 +193,19 @@ slurp(FILE *f, size_t *n)
 
 /*
  * Keeps only the first secret of a secret file's text (p, *n bytes and a
- * NUL), as hookline reads it: one secret a line, "\n" or "\r\n" ending
- * a line, empty lines skipped.  Moves it, NUL-terminated, to the start of
- * p and sets *n.
+ * NUL), as hookline reads it (config_secret_next()).  Moves it,
+ * NUL-terminated, to the start of p and sets *n.
  */
 static void
 first_secret(unsigned char *p, size_t *n)
 {
-	unsigned char *s = p, *end = p + *n, *nl;
+	unsigned char *q = p, *s;
 	size_t len = 0;
 
-	for (; s < end; s = nl + 1) {
-		if ((nl = memchr(s, '\n', (size_t)(end - s))) == NULL)
-			nl = end;
-		len = (size_t)(nl - s);
-		if (len > 0 && s[len - 1] == '\r')
-			len--;
-		if (len > 0)
-			break;
-	}
-	if (s >= end)
+	if ((s = config_secret_next(&q, p + *n, &len)) == NULL)
 		len = 0;
-	memmove(p, s, len);
+	else
+		memmove(p, s, len);
 	p[len] = '\0';
 	*n = len;
 }

@@ -168,6 +168,7 @@ struct hl_request;
 enum hl_err config_get(struct hl_config_cache *, struct hl_request *);
 int config_cache_use_file(struct hl_config_cache *, const char *);
 int config_parse_size(const char *, size_t *);
+unsigned char *config_secret_next(unsigned char **, unsigned char *, size_t *);
 const struct hl_key *config_key(const struct hl_config *, int);
 EVP_MAC_CTX *config_hmac(const struct hl_config *, int, enum hl_alg);
 
